@@ -1,8 +1,29 @@
-/** Jest runs TypeScript through SWC; ESM-only @kubernetes/client-node needs --experimental-vm-modules (see package.json). */
+/**
+ * Two projects: `unit` needs nothing but Node; `integration` runs against a
+ * real control plane (etcd + kube-apiserver + controller-manager + scheduler +
+ * kwok) that testenv starts once per run. Jest runs TypeScript through SWC;
+ * the ESM-only @kubernetes/client-node needs --experimental-vm-modules (see
+ * package.json "jest").
+ */
+const transform = { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2023' } }] };
 module.exports = {
-  testEnvironment: 'node',
-  transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2023' } }] },
-  testMatch: ['**/*.test.ts'],
-  testPathIgnorePatterns: ['/node_modules/', '/dist/'],
-  testTimeout: 60000,
+  projects: [
+    {
+      displayName: 'unit',
+      testEnvironment: 'node',
+      transform,
+      roots: ['<rootDir>/infra', '<rootDir>/controller', '<rootDir>/booking-service'],
+      testMatch: ['**/*.test.ts'],
+    },
+    {
+      displayName: 'integration',
+      testEnvironment: 'node',
+      transform,
+      roots: ['<rootDir>/test'],
+      testMatch: ['**/*.test.ts'],
+      globalSetup: '<rootDir>/testenv/jest-global-setup.ts',
+      globalTeardown: '<rootDir>/testenv/jest-global-teardown.ts',
+      testTimeout: 120000,
+    },
+  ],
 };
