@@ -1,0 +1,51 @@
+import { ApiObject, App, Chart } from 'cdk8s';
+import { Construct } from 'constructs';
+import { ClusterServiceVersion } from '../constructs/cluster-service-version';
+import { FlightTicketCrd } from '../constructs/flightticket-crd';
+import { ICON_SVG, RELEASE } from '../defaults';
+import { OperatorSettings, validateSettings } from '../settings';
+import { SEED_TICKET } from './example-ticket-chart';
+import { OperatorChart } from './operator-chart';
+import { FlightTicket } from '../imports/flights.com';
+
+export interface BundleChartProps {
+  readonly settings: OperatorSettings;
+}
+
+/**
+ * What goes into the OLM bundle's manifests/: the CRD, the CSV, and the
+ * supporting objects OLM accepts in a bundle. The Deployment and RBAC are not
+ * bundle objects: the CSV carries them, read from an OperatorChart that is
+ * built as a model and never synthesized itself.
+ */
+export class BundleChart extends Chart {
+  public readonly csv: ClusterServiceVersion;
+
+  constructor(scope: Construct, id: string, props: BundleChartProps) {
+    super(scope, id);
+    const settings = validateSettings(props.settings);
+    const model = new OperatorChart(new App(), 'model', { settings, createNamespace: false });
+
+    new FlightTicketCrd(this, 'FlightTicket');
+    this.csv = new ClusterServiceVersion(this, 'Csv', {
+      settings,
+      deployment: model.controller.deployment,
+      serviceAccountName: model.rbac.serviceAccount.name,
+      clusterRole: model.rbac.clusterRole,
+      role: model.rbac.leaderElectionRole,
+      examples: [FlightTicket.manifest(SEED_TICKET)],
+      iconSvg: ICON_SVG,
+      ...RELEASE,
+    });
+    // OLM installs these into the operator's namespace, so they carry none.
+    for (const [name, source] of Object.entries({
+      Config: model.controller.config,
+      MetricsService: model.controller.metricsService,
+      DisruptionBudget: model.controller.disruptionBudget,
+    })) {
+      const json = ApiObject.of(source).toJson();
+      delete json.metadata.namespace;
+      new ApiObject(this, name, json);
+    }
+  }
+}

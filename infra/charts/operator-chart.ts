@@ -1,0 +1,47 @@
+import { Chart } from 'cdk8s';
+import { Construct } from 'constructs';
+import * as kplus from 'cdk8s-plus-27';
+import { ControllerDeployment } from '../constructs/controller-deployment';
+import { ControllerRbac } from '../constructs/controller-rbac';
+import { OperatorSettings, validateSettings } from '../settings';
+
+export interface OperatorChartProps {
+  readonly settings: OperatorSettings;
+  /** Emit the Namespace object (plain manifests: yes; OLM and Pulumi manage it themselves). */
+  readonly createNamespace?: boolean;
+}
+
+/**
+ * The controller and everything it runs with. No chart-level namespace:
+ * namespaced objects name theirs explicitly, cluster-scoped ones stay clean.
+ */
+export class OperatorChart extends Chart {
+  public readonly rbac: ControllerRbac;
+  public readonly controller: ControllerDeployment;
+
+  constructor(scope: Construct, id: string, props: OperatorChartProps) {
+    super(scope, id);
+    const s = validateSettings(props.settings);
+    if (props.createNamespace ?? true) {
+      new kplus.Namespace(this, 'Namespace', {
+        metadata: {
+          name: s.namespace,
+          // The controller's pods meet "restricted"; enforce it so nothing weaker sneaks in.
+          labels: {
+            'pod-security.kubernetes.io/enforce': 'restricted',
+            'pod-security.kubernetes.io/enforce-version': 'latest',
+          },
+        },
+      });
+    }
+    this.rbac = new ControllerRbac(this, 'Rbac', { namespace: s.namespace });
+    this.controller = new ControllerDeployment(this, 'Controller', {
+      namespace: s.namespace,
+      image: s.image,
+      replicas: s.replicas,
+      serviceAccount: this.rbac.serviceAccount,
+      bookingApiUrl: s.bookingApiUrl,
+      bookingCredentialsSecret: s.bookingCredentialsSecret,
+    });
+  }
+}

@@ -1,0 +1,135 @@
+import { ApiObject } from 'cdk8s';
+import { Construct } from 'constructs';
+import * as kplus from 'cdk8s-plus-27';
+import { CRD_NAME, KIND, OperatorSettings } from '../settings';
+
+export interface ClusterServiceVersionProps {
+  readonly settings: OperatorSettings;
+  /** The deployment whose spec OLM will create: the same object the plain manifests ship. */
+  readonly deployment: kplus.Deployment;
+  readonly serviceAccountName: string;
+  /** Cluster-wide rules (tickets, events) and namespaced rules (leader-election Lease). */
+  readonly clusterRole: kplus.ClusterRole;
+  readonly role: kplus.Role;
+  /** Example custom resources for the console (alm-examples). */
+  readonly examples: object[];
+  /** SVG icon. */
+  readonly iconSvg: string;
+  /** RFC 3339 time the release was cut; fixed per version so the bundle is reproducible. */
+  readonly createdAt: string;
+  readonly minKubeVersion: string;
+  readonly repository: string;
+}
+
+const text = 'urn:alm:descriptor:com.tectonic.ui:text';
+
+/**
+ * The OLM ClusterServiceVersion. Its deployment and RBAC are read from the
+ * very constructs that make the plain manifests, so the two install paths
+ * cannot drift apart. A plain ApiObject: importing the 460 kB OLM CRD to get
+ * a typed class is not worth it.
+ */
+export class ClusterServiceVersion extends Construct {
+  public readonly csv: ApiObject;
+
+  constructor(scope: Construct, id: string, props: ClusterServiceVersionProps) {
+    super(scope, id);
+    const s = props.settings;
+    const deploymentSpec = ApiObject.of(props.deployment).toJson().spec;
+    const rulesOf = (role: kplus.ClusterRole | kplus.Role) => ApiObject.of(role).toJson().rules;
+
+    this.csv = new ApiObject(this, 'Resource', {
+      apiVersion: 'operators.coreos.com/v1alpha1',
+      kind: 'ClusterServiceVersion',
+      metadata: {
+        name: `${s.packageName}.v${s.version}`,
+        annotations: {
+          'alm-examples': JSON.stringify(props.examples, null, 2),
+          capabilities: 'Basic Install',
+          categories: 'Integration & Delivery',
+          containerImage: s.image,
+          createdAt: props.createdAt,
+          description: 'Books, changes and cancels flight tickets declared as FlightTicket resources.',
+          repository: props.repository,
+          support: 'flight-operator maintainers',
+          'operatorframework.io/suggested-namespace': s.namespace,
+        },
+      },
+      spec: {
+        displayName: 'Flight Operator',
+        description: [
+          'The Flight Operator lets you book flights the Kubernetes way.',
+          '',
+          'Declare a `FlightTicket` (from, to, number of seats) and the operator books it through the booking API,',
+          'exactly once: it changes the seats when you change `number`, books the new route before cancelling the old',
+          'one when you change `from` or `to`, repairs bookings changed outside Kubernetes, and cancels the booking',
+          'when you delete the ticket (unless the ticket is annotated `flights.com/deletion-policy: Orphan`).',
+          '',
+          '### Before you create tickets',
+          `Create a Secret named \`${s.bookingCredentialsSecret}\` with the booking API token under the key \`token\`` +
+            ` in the operator's namespace, and set the API endpoint in the \`BOOKING_API_URL\` key of the ConfigMap` +
+            ` \`flight-operator-controller-config\`.`,
+        ].join('\n'),
+        version: s.version,
+        minKubeVersion: props.minKubeVersion,
+        maturity: 'alpha',
+        provider: { name: 'flight-operator project', url: props.repository },
+        maintainers: [{ name: 'flight-operator maintainers', email: 'maintainers@flight-operator.dev' }],
+        links: [
+          { name: 'Source', url: props.repository },
+          { name: 'Documentation', url: `${props.repository}/tree/main/docs` },
+        ],
+        keywords: ['flights', 'tickets', 'booking', 'travel'],
+        icon: [{ base64data: Buffer.from(props.iconSvg).toString('base64'), mediatype: 'image/svg+xml' }],
+        installModes: [
+          { type: 'OwnNamespace', supported: true },
+          { type: 'SingleNamespace', supported: true },
+          { type: 'MultiNamespace', supported: true },
+          { type: 'AllNamespaces', supported: true },
+        ],
+        install: {
+          strategy: 'deployment',
+          spec: {
+            deployments: [{ name: props.deployment.name, label: props.deployment.metadata.labels, spec: deploymentSpec }],
+            clusterPermissions: [{ serviceAccountName: props.serviceAccountName, rules: rulesOf(props.clusterRole) }],
+            permissions: [{ serviceAccountName: props.serviceAccountName, rules: rulesOf(props.role) }],
+          },
+        },
+        customresourcedefinitions: {
+          owned: [
+            {
+              name: CRD_NAME,
+              version: 'v1',
+              kind: KIND,
+              displayName: 'Flight Ticket',
+              description: 'Seats on a flight, booked through the booking API.',
+              resources: [{ kind: 'Event', version: 'v1', name: '' }],
+              specDescriptors: [
+                { path: 'from', displayName: 'From', description: 'City of departure.', 'x-descriptors': [text] },
+                { path: 'to', displayName: 'To', description: 'City of arrival.', 'x-descriptors': [text] },
+                {
+                  path: 'number',
+                  displayName: 'Seats',
+                  description: 'Number of seats, 1 to 10.',
+                  'x-descriptors': ['urn:alm:descriptor:com.tectonic.ui:number'],
+                },
+              ],
+              statusDescriptors: [
+                {
+                  path: 'conditions',
+                  displayName: 'Conditions',
+                  description: 'Ready: the booking matches the spec. Synced: the last reconcile succeeded.',
+                  'x-descriptors': ['urn:alm:descriptor:io.kubernetes.conditions'],
+                },
+                { path: 'bookingRef', displayName: 'Booking', description: 'ID of the active booking.', 'x-descriptors': [text] },
+                { path: 'seats', displayName: 'Seats booked', description: 'Seats held by the booking.', 'x-descriptors': [text] },
+                { path: 'route', displayName: 'Route', description: 'Route of the active booking.', 'x-descriptors': [text] },
+              ],
+            },
+          ],
+        },
+        relatedImages: [{ name: 'manager', image: s.image }],
+      },
+    });
+  }
+}

@@ -1,0 +1,131 @@
+import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
+import { Construct } from 'constructs';
+import * as kplus from 'cdk8s-plus-27';
+import { BOOKING_TOKEN_DIR, CONTROLLER_NAME, HEALTH_PORT, METRICS_PORT } from '../settings';
+
+export interface ControllerDeploymentProps {
+  readonly namespace: string;
+  /** Image reference, ideally pinned by digest. */
+  readonly image: string;
+  readonly replicas: number;
+  readonly serviceAccount: kplus.IServiceAccount;
+  /** Base URL of the booking API. */
+  readonly bookingApiUrl: string;
+  /** Secret holding the booking API token under the key `token`. */
+  readonly bookingCredentialsSecret: string;
+}
+
+/** Labels that select the controller's pods; fixed, because a Deployment selector is immutable. */
+export const CONTROLLER_LABELS = {
+  'app.kubernetes.io/name': CONTROLLER_NAME,
+  'app.kubernetes.io/part-of': 'flight-operator',
+  'app.kubernetes.io/component': 'controller',
+};
+const USER_ID = 65532;
+
+/**
+ * The controller workload: a ConfigMap with the booking API endpoint, the
+ * Deployment (two replicas, one leader), a metrics Service and a
+ * PodDisruptionBudget. The pod passes Pod Security "restricted".
+ */
+export class ControllerDeployment extends Construct {
+  public readonly deployment: kplus.Deployment;
+  public readonly config: kplus.ConfigMap;
+  public readonly metricsService: ApiObject;
+  public readonly disruptionBudget: ApiObject;
+
+  constructor(scope: Construct, id: string, props: ControllerDeploymentProps) {
+    super(scope, id);
+    const namespace = props.namespace;
+
+    this.config = new kplus.ConfigMap(this, 'Config', {
+      metadata: { namespace, name: `${CONTROLLER_NAME}-config`, labels: CONTROLLER_LABELS },
+      data: { BOOKING_API_URL: props.bookingApiUrl },
+    });
+    const credentials = kplus.Secret.fromSecretName(this, 'Credentials', props.bookingCredentialsSecret);
+
+    this.deployment = new kplus.Deployment(this, 'Deployment', {
+      metadata: { namespace, name: CONTROLLER_NAME, labels: CONTROLLER_LABELS },
+      replicas: props.replicas,
+      // Our own selector: the default one hashes the construct path, which would
+      // change (and be rejected as immutable) if the construct tree moved.
+      select: false,
+      podMetadata: { labels: CONTROLLER_LABELS, annotations: { 'kubectl.kubernetes.io/default-container': 'manager' } },
+      serviceAccount: props.serviceAccount,
+      automountServiceAccountToken: true,
+      terminationGracePeriod: Duration.seconds(30),
+      securityContext: { ensureNonRoot: true, user: USER_ID, group: USER_ID, fsGroup: USER_ID },
+      spread: false,
+    });
+    this.deployment.select(kplus.LabelSelector.of({ labels: CONTROLLER_LABELS }));
+
+    const tokenVolume = kplus.Volume.fromSecret(this, 'TokenVolume', credentials, {
+      name: 'booking-credentials',
+      // Optional: the controller starts without it and says so in every ticket's
+      // status, instead of the pod hanging in ContainerCreating.
+      optional: true,
+      defaultMode: 0o440,
+    });
+    const tmp = kplus.Volume.fromEmptyDir(this, 'Tmp', 'tmp', { sizeLimit: Size.mebibytes(16) });
+
+    const manager = this.deployment.addContainer({
+      name: 'manager',
+      image: props.image,
+      imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+      args: ['--leader-elect', `--metrics-bind-address=:${METRICS_PORT}`, `--health-probe-bind-address=:${HEALTH_PORT}`],
+      ports: [
+        { name: 'metrics', number: METRICS_PORT },
+        { name: 'health', number: HEALTH_PORT },
+      ],
+      envVariables: {
+        BOOKING_API_URL: kplus.EnvValue.fromConfigMap(this.config, 'BOOKING_API_URL'),
+        BOOKING_API_TOKEN_FILE: kplus.EnvValue.fromValue(`${BOOKING_TOKEN_DIR}/token`),
+        POD_NAME: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAME),
+        POD_NAMESPACE: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAMESPACE),
+        // OLM writes the OperatorGroup's target namespaces here; absent (empty)
+        // in the plain manifests, which means "watch every namespace".
+        WATCH_NAMESPACE: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_ANNOTATION, { key: 'olm.targetNamespaces' }),
+      },
+      securityContext: {
+        ensureNonRoot: true,
+        user: USER_ID,
+        group: USER_ID,
+        readOnlyRootFilesystem: true,
+        allowPrivilegeEscalation: false,
+        privileged: false,
+      },
+      resources: {
+        cpu: { request: kplus.Cpu.millis(50), limit: kplus.Cpu.millis(500) },
+        memory: { request: Size.mebibytes(96), limit: Size.mebibytes(256) },
+      },
+      liveness: kplus.Probe.fromHttpGet('/healthz', { port: HEALTH_PORT, initialDelaySeconds: Duration.seconds(5), periodSeconds: Duration.seconds(10) }),
+      readiness: kplus.Probe.fromHttpGet('/readyz', { port: HEALTH_PORT, periodSeconds: Duration.seconds(5) }),
+      startup: kplus.Probe.fromHttpGet('/healthz', { port: HEALTH_PORT, periodSeconds: Duration.seconds(2), failureThreshold: 30 }),
+    });
+    manager.mount(BOOKING_TOKEN_DIR, tokenVolume, { readOnly: true });
+    manager.mount('/tmp', tmp);
+
+    // cdk8s-plus-27 cannot express these two; Pod Security "restricted" needs both.
+    const deploymentObject = ApiObject.of(this.deployment);
+    deploymentObject.addJsonPatch(
+      JsonPatch.add('/spec/template/spec/securityContext/seccompProfile', { type: 'RuntimeDefault' }),
+      JsonPatch.add('/spec/template/spec/containers/0/securityContext/capabilities', { drop: ['ALL'] }),
+      // A label derived from the construct path would change the pod template
+      // (and roll the pods) whenever the construct tree is refactored.
+      JsonPatch.remove('/spec/template/metadata/labels/cdk8s.io~1metadata.addr'),
+    );
+
+    this.metricsService = new kplus.k8s.KubeService(this, 'MetricsService', {
+      metadata: { namespace, name: `${CONTROLLER_NAME}-metrics`, labels: CONTROLLER_LABELS },
+      spec: {
+        selector: CONTROLLER_LABELS,
+        ports: [{ name: 'metrics', port: METRICS_PORT, targetPort: kplus.k8s.IntOrString.fromString('metrics') }],
+      },
+    });
+
+    this.disruptionBudget = new kplus.k8s.KubePodDisruptionBudget(this, 'DisruptionBudget', {
+      metadata: { namespace, name: CONTROLLER_NAME, labels: CONTROLLER_LABELS },
+      spec: { minAvailable: kplus.k8s.IntOrString.fromNumber(1), selector: { matchLabels: CONTROLLER_LABELS } },
+    });
+  }
+}

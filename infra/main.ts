@@ -1,0 +1,12 @@
+// The cdk8s app behind `cdk8s synth` (see cdk8s.yaml): plain manifests in dist/.
+import { App } from 'cdk8s';
+import { CrdChart } from './charts/crd-chart';
+import { ExampleTicketChart } from './charts/example-ticket-chart';
+import { OperatorChart } from './charts/operator-chart';
+import { defaultSettings } from './defaults';
+
+const app = new App();
+new CrdChart(app, 'flightticket-crd');
+new OperatorChart(app, 'flight-operator', { settings: defaultSettings() });
+new ExampleTicketChart(app, 'example-ticket', { namespace: 'default' });
+app.synth();
