@@ -1,0 +1,83 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { parseAllDocuments, parse } from 'yaml';
+import { defaultSettings } from '../defaults';
+import { generateBundle, GENERATED_HEADER } from './generate';
+
+const root = join(__dirname, '..', '..');
+const committed = join(root, 'olm-bundle');
+
+function listFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? listFiles(path) : [path];
+  });
+}
+
+describe('olm-bundle/', () => {
+  // GIVEN the generator and the committed folder
+  const generated = generateBundle(defaultSettings());
+
+  test('is exactly what `npm run bundle` generates (no drift, no stale files)', () => {
+    // WHEN compared file by file
+    const onDisk = listFiles(committed)
+      .map((p) => relative(committed, p))
+      .filter((p) => generated.has(p) || /^(manifests|metadata|catalog)\//.test(p));
+    // THEN
+    expect(onDisk.sort()).toEqual([...generated.keys()].sort());
+    for (const [path, content] of generated) {
+      expect({ path, content: readFileSync(join(committed, path), 'utf8') }).toEqual({ path, content });
+    }
+  });
+
+  test('holds one object per manifest file, each marked as generated', () => {
+    const manifests = [...generated].filter(([p]) => p.startsWith('manifests/'));
+    expect(manifests.length).toBe(5);
+    for (const [path, content] of manifests) {
+      expect(content.startsWith(GENERATED_HEADER)).toBe(true);
+      expect({ path, docs: parseAllDocuments(content).length }).toEqual({ path, docs: 1 });
+    }
+  });
+
+  test('metadata/annotations.yaml and bundle.Dockerfile labels agree', () => {
+    const annotations = parse(generated.get('metadata/annotations.yaml')!).annotations;
+    expect(annotations).toMatchObject({
+      'operators.operatorframework.io.bundle.mediatype.v1': 'registry+v1',
+      'operators.operatorframework.io.bundle.package.v1': 'flight-operator',
+      'operators.operatorframework.io.bundle.channels.v1': 'stable',
+      'operators.operatorframework.io.bundle.channel.default.v1': 'stable',
+    });
+    const labels = generated
+      .get('bundle.Dockerfile')!
+      .split('\n')
+      .filter((l) => l.startsWith('LABEL '))
+      .map((l) => l.slice(6).split('='));
+    expect(Object.fromEntries(labels)).toEqual(annotations);
+  });
+
+  test('the offline catalog has one package, a stable channel with one head, and the bundle inline', () => {
+    const blobs = parseAllDocuments(generated.get('catalog/flight-operator/catalog.yaml')!).map((d) => d.toJS());
+    expect(blobs.map((b) => b.schema)).toEqual(['olm.package', 'olm.channel', 'olm.bundle']);
+    expect(blobs[0]).toMatchObject({ name: 'flight-operator', defaultChannel: 'stable' });
+    expect(blobs[1]).toEqual({ schema: 'olm.channel', package: 'flight-operator', name: 'stable', entries: [{ name: 'flight-operator.v0.1.0' }] });
+    const inline = blobs[2].properties.filter((p: any) => p.type === 'olm.bundle.object').map((p: any) => JSON.parse(Buffer.from(p.value.data, 'base64').toString()));
+    expect(inline.map((o: any) => o.kind)).toEqual(['ClusterServiceVersion', 'CustomResourceDefinition', 'ConfigMap', 'Service', 'PodDisruptionBudget']);
+    expect(blobs[2].properties).toContainEqual({ type: 'olm.gvk', value: { group: 'flights.com', kind: 'FlightTicket', version: 'v1' } });
+  });
+});
+
+describe('infra/imports/flights.com.ts', () => {
+  test('is what `cdk8s import` generates from our own CRD', () => {
+    // GIVEN the synthesized CRD WHEN cdk8s import runs on it THEN it matches the committed class
+    const out = mkdtempSync(join(tmpdir(), 'import-'));
+    const crdFile = join(out, 'crd.yaml');
+    execFileSync(join(root, 'node_modules', '.bin', 'tsx'), [join(root, 'scripts', 'write-crd.ts'), crdFile], { cwd: root });
+    execFileSync(join(root, 'node_modules', '.bin', 'cdk8s'), ['import', crdFile, '--language', 'typescript', '--output', out, '--no-check-upgrade'], {
+      cwd: out,
+      stdio: 'pipe',
+    });
+    expect(readFileSync(join(out, 'flights.com.ts'), 'utf8')).toBe(readFileSync(join(root, 'infra', 'imports', 'flights.com.ts'), 'utf8'));
+  });
+});

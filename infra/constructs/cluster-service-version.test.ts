@@ -1,0 +1,119 @@
+import { ApiObject, App, Chart, Testing } from 'cdk8s';
+import { BundleChart } from '../charts/bundle-chart';
+import { OperatorChart } from '../charts/operator-chart';
+import { defaultSettings } from '../defaults';
+
+const settings = defaultSettings({ image: `registry.example/flight/controller@sha256:${'b'.repeat(64)}`, version: '1.2.3' });
+
+function synthCsv() {
+  // GIVEN the bundle chart for version 1.2.3 with a digest-pinned image
+  const chart = new BundleChart(Testing.app(), 'bundle', { settings });
+  // WHEN synthesized
+  const objects = Testing.synth(chart);
+  return { objects, csv: objects.find((o) => o.kind === 'ClusterServiceVersion') };
+}
+
+describe('ClusterServiceVersion', () => {
+  test('is named <package>.v<version> and carries the annotations OperatorHub requires', () => {
+    const { csv } = synthCsv();
+    // THEN
+    expect(csv.metadata.name).toBe('flight-operator.v1.2.3');
+    expect(csv.spec.version).toBe('1.2.3');
+    expect(Object.keys(csv.metadata.annotations).sort()).toEqual(
+      [
+        'alm-examples',
+        'capabilities',
+        'categories',
+        'containerImage',
+        'createdAt',
+        'description',
+        'operatorframework.io/suggested-namespace',
+        'repository',
+        'support',
+      ].sort(),
+    );
+    expect(csv.metadata.annotations.containerImage).toBe(settings.image);
+    expect(csv.metadata.annotations['operatorframework.io/suggested-namespace']).toBe('flight-operator-system');
+  });
+
+  test("alm-examples is the seed's ticket: two seats from Cairo to London", () => {
+    const { csv } = synthCsv();
+    expect(JSON.parse(csv.metadata.annotations['alm-examples'])).toEqual([
+      { apiVersion: 'flights.com/v1', kind: 'FlightTicket', metadata: { name: 'my-flight-ticket' }, spec: { from: 'Cairo', to: 'London', number: 2 } },
+    ]);
+  });
+
+  test('lists all four install modes as supported, a strict-semver minKubeVersion, one icon and the image by digest', () => {
+    const { csv } = synthCsv();
+    expect(csv.spec.installModes).toEqual(
+      ['OwnNamespace', 'SingleNamespace', 'MultiNamespace', 'AllNamespaces'].map((type) => ({ type, supported: true })),
+    );
+    expect(csv.spec.minKubeVersion).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(csv.spec.icon).toHaveLength(1);
+    expect(csv.spec.icon[0].mediatype).toBe('image/svg+xml');
+    expect(Buffer.from(csv.spec.icon[0].base64data, 'base64').toString()).toContain('<svg');
+    expect(csv.spec.relatedImages).toEqual([{ name: 'manager', image: settings.image }]);
+    for (const field of ['displayName', 'description', 'maturity', 'provider', 'maintainers', 'links', 'keywords']) {
+      expect(csv.spec[field]).toBeTruthy();
+    }
+  });
+
+  test('describes every spec field of the example and the status conditions', () => {
+    const owned = synthCsv().csv.spec.customresourcedefinitions.owned;
+    expect(owned).toHaveLength(1);
+    expect(owned[0]).toMatchObject({ name: 'flighttickets.flights.com', version: 'v1', kind: 'FlightTicket' });
+    expect(owned[0].resources.length).toBeGreaterThan(0);
+    expect(owned[0].specDescriptors.map((d: any) => d.path)).toEqual(['from', 'to', 'number']);
+    expect(owned[0].statusDescriptors.find((d: any) => d.path === 'conditions')['x-descriptors']).toEqual([
+      'urn:alm:descriptor:io.kubernetes.conditions',
+    ]);
+  });
+
+  test('installs exactly the Deployment and RBAC of the plain manifests, written once', () => {
+    const { csv, objects } = synthCsv();
+    const plain = new OperatorChart(new App(), 'plain', { settings });
+    const install = csv.spec.install;
+    expect(install.strategy).toBe('deployment');
+    expect(install.spec.deployments).toEqual([
+      { name: 'flight-operator-controller', label: expect.any(Object), spec: ApiObject.of(plain.controller.deployment).toJson().spec },
+    ]);
+    expect(install.spec.clusterPermissions).toEqual([
+      { serviceAccountName: 'flight-operator-controller', rules: ApiObject.of(plain.rbac.clusterRole).toJson().rules },
+    ]);
+    expect(install.spec.permissions).toEqual([
+      { serviceAccountName: 'flight-operator-controller', rules: ApiObject.of(plain.rbac.leaderElectionRole).toJson().rules },
+    ]);
+    // OLM creates the ServiceAccount, Deployment and RBAC itself: shipping them too is a validator error.
+    expect(objects.map((o) => o.kind).sort()).toEqual(
+      ['ClusterServiceVersion', 'ConfigMap', 'CustomResourceDefinition', 'PodDisruptionBudget', 'Service'].sort(),
+    );
+    expect(objects.filter((o) => o.metadata.namespace)).toEqual([]);
+  });
+});
+
+describe('OperatorChart', () => {
+  test('puts the controller in a namespace that enforces Pod Security "restricted"', () => {
+    // GIVEN / WHEN
+    const objects = Testing.synth(new OperatorChart(Testing.app(), 'op', { settings }));
+    // THEN
+    const ns = objects.find((o) => o.kind === 'Namespace');
+    expect(ns.metadata).toEqual({
+      name: 'flight-operator-system',
+      labels: { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' },
+    });
+    const clusterScoped = objects.filter((o) => ['Namespace', 'ClusterRole', 'ClusterRoleBinding'].includes(o.kind));
+    expect(clusterScoped.map((o) => o.metadata.namespace)).toEqual([undefined, undefined, undefined]);
+    expect(objects.filter((o) => !clusterScoped.includes(o)).every((o) => o.metadata.namespace === 'flight-operator-system')).toBe(true);
+  });
+
+  test('without createNamespace leaves the namespace to OLM or Pulumi', () => {
+    const objects = Testing.synth(new OperatorChart(Testing.app(), 'op', { settings, createNamespace: false }));
+    expect(objects.some((o) => o.kind === 'Namespace')).toBe(false);
+  });
+
+  test('bad settings stop the synth with an error that names the field', () => {
+    expect(() => new OperatorChart(new Chart(Testing.app(), 'x'), 'op', { settings: { ...settings, replicas: 0 } })).toThrow(
+      'invalid operator setting "replicas": must be a whole number of at least 1, got 0',
+    );
+  });
+});
