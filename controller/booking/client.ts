@@ -1,0 +1,339 @@
+/**
+ * Typed client for booking-api/openapi.yaml (any implementation of it).
+ *
+ *   const client = new BookingClient({ baseUrl: 'http://booking:8080', tokenFile: '/var/run/secrets/booking/token' });
+ *   const { booking, replayed } = await client.createBooking(`flightticket-${uid}`, { from, to, seats, owner: uid, ownerRef: `${ns}/${name}` });
+ *
+ * Every failure is a PermanentBookingError or a TransientBookingError
+ * (./errors). The client never retries on its own, except once after a 401
+ * when the token file has changed (rotation); retry policy is the caller's.
+ * The token is read from the file at construction, is never logged and never
+ * appears in an error.
+ */
+import { readFileSync } from 'node:fs';
+import { BookingError, PermanentBookingError, TransientBookingError, errorFromResponse } from './errors';
+
+export * from './errors';
+
+interface Raw {
+  status: number;
+  headers: Headers;
+  body: unknown;
+}
+
+export type BookingState = 'active' | 'cancelled';
+
+export interface Booking {
+  id: string;
+  from: string;
+  to: string;
+  seats: number;
+  owner: string;
+  ownerRef: string | null;
+  state: BookingState;
+  createdAt: string;
+  updatedAt: string;
+  version: number;
+}
+
+export interface CreateBookingRequest {
+  from: string;
+  to: string;
+  /** 1..10 */
+  seats: number;
+  /** The FlightTicket's metadata.uid. */
+  owner: string;
+  /** Free text, e.g. "namespace/name". */
+  ownerRef?: string | null;
+}
+
+export interface CreateBookingResult {
+  booking: Booking;
+  /** true: the key had already created this booking (200 + Idempotent-Replayed); booking is its current state. */
+  replayed: boolean;
+}
+
+export interface ListBookingsFilter {
+  owner?: string;
+  state?: BookingState;
+}
+
+export interface BookingPage {
+  items: Booking[];
+  nextCursor: string | null;
+}
+
+export type BookingOperation = 'createBooking' | 'getBooking' | 'listBookings' | 'updateSeats' | 'cancelBooking' | 'healthz';
+
+export interface BookingRequestEvent {
+  operation: BookingOperation;
+  method: string;
+  /** HTTP status; undefined when no response arrived (timeout, network error). */
+  status?: number;
+  outcome: 'success' | 'permanent' | 'transient';
+  code?: string;
+  durationMs: number;
+}
+
+export interface BookingClientOptions {
+  /** e.g. http://booking-service:8080 (with or without a trailing slash or path prefix). */
+  baseUrl: string;
+  /** File with the bearer token (first non-empty line). */
+  tokenFile: string;
+  /** Per-request timeout including the body, default 10 000 ms. A timeout is a TransientBookingError code "timeout". */
+  timeoutMs?: number;
+  userAgent?: string;
+  /** Defaults to the global fetch. */
+  fetch?: typeof fetch;
+  /** Called once per HTTP request (for metrics such as rest_client_requests_total). Must not throw. */
+  onRequest?: (event: BookingRequestEvent) => void;
+}
+
+export interface CallOptions {
+  /** Aborts the call (TransientBookingError code "aborted"). */
+  signal?: AbortSignal;
+  /** Overrides the client's timeoutMs for this call. */
+  timeoutMs?: number;
+}
+
+export class BookingClient {
+  private readonly baseUrl: string;
+  private readonly tokenFile: string;
+  private readonly timeoutMs: number;
+  private readonly userAgent: string;
+  private readonly fetchFn: typeof fetch;
+  private readonly onRequest: ((e: BookingRequestEvent) => void) | undefined;
+  private token: string;
+
+  constructor(opts: BookingClientOptions) {
+    this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
+    this.tokenFile = opts.tokenFile;
+    this.timeoutMs = opts.timeoutMs ?? 10_000;
+    this.userAgent = opts.userAgent ?? 'flight-operator-booking-client/1';
+    this.fetchFn = opts.fetch ?? fetch;
+    this.onRequest = opts.onRequest;
+    this.token = readToken(this.tokenFile);
+  }
+
+  /** POST /v1/bookings. Same key + same request: the same booking (replayed: true), never a second one. */
+  async createBooking(idempotencyKey: string, req: CreateBookingRequest, opts?: CallOptions): Promise<CreateBookingResult> {
+    const body: Record<string, unknown> = { from: req.from, to: req.to, seats: req.seats, owner: req.owner };
+    if (req.ownerRef !== undefined) body.ownerRef = req.ownerRef;
+    const res = await this.call('createBooking', 'POST', '/v1/bookings', { body, headers: { 'Idempotency-Key': idempotencyKey }, ...opts });
+    if (res.status !== 200 && res.status !== 201) throw unexpected(res);
+    return { booking: asBooking(res.body, res), replayed: res.status === 200 || res.headers.get('idempotent-replayed') === 'true' };
+  }
+
+  /** GET /v1/bookings/{id}. Unknown id: PermanentBookingError "booking_not_found" (see isBookingNotFound). */
+  async getBooking(id: string, opts?: CallOptions): Promise<Booking> {
+    const res = await this.call('getBooking', 'GET', `/v1/bookings/${encodeURIComponent(id)}`, opts);
+    return asBooking(res.body, res);
+  }
+
+  /** Like getBooking, but null for an unknown id. */
+  async findBooking(id: string, opts?: CallOptions): Promise<Booking | null> {
+    try {
+      return await this.getBooking(id, opts);
+    } catch (err) {
+      if (err instanceof PermanentBookingError && err.code === 'booking_not_found') return null;
+      throw err;
+    }
+  }
+
+  /** GET /v1/bookings?owner=&state=, following every page; oldest first. */
+  async listBookings(filter: ListBookingsFilter = {}, opts?: CallOptions): Promise<Booking[]> {
+    const out: Booking[] = [];
+    let cursor: string | null = null;
+    for (let pages = 0; pages < 10_000; pages++) {
+      const page: BookingPage = await this.listBookingsPage({ ...filter, limit: 1000, ...(cursor ? { cursor } : {}) }, opts);
+      out.push(...page.items);
+      if (!page.nextCursor) return out;
+      cursor = page.nextCursor;
+    }
+    throw new TransientBookingError('invalid_response', 'listBookings: too many pages');
+  }
+
+  /** One page of GET /v1/bookings. */
+  async listBookingsPage(filter: ListBookingsFilter & { limit?: number; cursor?: string }, opts?: CallOptions): Promise<BookingPage> {
+    const q = new URLSearchParams();
+    if (filter.owner !== undefined) q.set('owner', filter.owner);
+    if (filter.state !== undefined) q.set('state', filter.state);
+    if (filter.limit !== undefined) q.set('limit', String(filter.limit));
+    if (filter.cursor !== undefined) q.set('cursor', filter.cursor);
+    const qs = q.toString();
+    const res = await this.call('listBookings', 'GET', `/v1/bookings${qs ? `?${qs}` : ''}`, opts);
+    const b = res.body as Record<string, unknown> | null;
+    if (!b || typeof b !== 'object' || !Array.isArray(b.items)) throw invalid(res, 'list response has no items array');
+    const nextCursor = typeof b.nextCursor === 'string' && b.nextCursor !== '' ? b.nextCursor : null;
+    return { items: b.items.map((i) => asBooking(i, res)), nextCursor };
+  }
+
+  /** PATCH /v1/bookings/{id} {seats}. Idempotent; no-op when unchanged. sold_out / booking_cancelled / booking_not_found are permanent. */
+  async updateSeats(id: string, seats: number, opts?: CallOptions): Promise<Booking> {
+    const res = await this.call('updateSeats', 'PATCH', `/v1/bookings/${encodeURIComponent(id)}`, { body: { seats }, ...opts });
+    return asBooking(res.body, res);
+  }
+
+  /** DELETE /v1/bookings/{id}. Idempotent: an already cancelled booking is returned unchanged. */
+  async cancelBooking(id: string, opts?: CallOptions): Promise<Booking> {
+    const res = await this.call('cancelBooking', 'DELETE', `/v1/bookings/${encodeURIComponent(id)}`, opts);
+    if (res.status === 204) {
+      // The contract answers 200 with the body; tolerate implementations that answer 204.
+      return this.getBooking(id, opts);
+    }
+    return asBooking(res.body, res);
+  }
+
+  /** GET /healthz (no auth): true when the service answers 200. Never throws. */
+  async healthz(opts?: CallOptions): Promise<boolean> {
+    try {
+      await this.call('healthz', 'GET', '/healthz', { ...opts, anonymous: true });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private async call(
+    operation: BookingOperation,
+    method: string,
+    path: string,
+    opts: CallOptions & { body?: unknown; headers?: Record<string, string>; anonymous?: boolean } = {},
+  ): Promise<Raw> {
+    const first = await this.once(operation, method, path, opts);
+    if (first.status !== 401 || opts.anonymous) return this.check(first);
+    // Token rotation: re-read the file; retry once if it changed.
+    let fresh: string;
+    try {
+      fresh = readToken(this.tokenFile);
+    } catch {
+      return this.check(first);
+    }
+    if (fresh === this.token) return this.check(first);
+    this.token = fresh;
+    return this.check(await this.once(operation, method, path, opts));
+  }
+
+  private check(res: Raw): Raw {
+    if (res.status >= 200 && res.status < 300) return res;
+    throw errorFromResponse(res.status, res.body, res.headers);
+  }
+
+  private async once(
+    operation: BookingOperation,
+    method: string,
+    path: string,
+    opts: CallOptions & { body?: unknown; headers?: Record<string, string>; anonymous?: boolean },
+  ): Promise<Raw> {
+    const started = performance.now();
+    const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
+    const signal = opts.signal ? AbortSignal.any([AbortSignal.timeout(timeoutMs), opts.signal]) : AbortSignal.timeout(timeoutMs);
+    const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': this.userAgent, ...opts.headers };
+    if (!opts.anonymous) headers.Authorization = `Bearer ${this.token}`;
+    if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
+    const report = (outcome: BookingRequestEvent['outcome'], status?: number, code?: string) => {
+      if (!this.onRequest) return;
+      try {
+        this.onRequest({ operation, method, outcome, durationMs: performance.now() - started, ...(status !== undefined ? { status } : {}), ...(code ? { code } : {}) });
+      } catch {
+        /* metrics must not break calls */
+      }
+    };
+    let res: Response;
+    let text: string;
+    try {
+      res = await this.fetchFn(`${this.baseUrl}${path}`, {
+        method,
+        headers,
+        ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
+        signal,
+        redirect: 'error',
+      });
+      text = await res.text();
+    } catch (err) {
+      const e = networkError(err, method, path, timeoutMs, opts.signal);
+      report('transient', undefined, e.code);
+      throw e;
+    }
+    let body: unknown = undefined;
+    if (text !== '') {
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = undefined;
+        if (res.status >= 200 && res.status < 300) {
+          const e = new TransientBookingError('invalid_response', `${method} ${path}: response body is not JSON`, { status: res.status });
+          report('transient', res.status, e.code);
+          throw e;
+        }
+      }
+    }
+    if (res.status >= 200 && res.status < 300) report('success', res.status);
+    else if (res.status !== 401 || opts.anonymous) {
+      const e = errorFromResponse(res.status, body, res.headers);
+      report(e.retryable ? 'transient' : 'permanent', res.status, e.code);
+    } else report('permanent', 401, 'unauthorized');
+    return { status: res.status, headers: res.headers, body };
+  }
+}
+
+/** Convenience factory. */
+export function createBookingClient(opts: BookingClientOptions): BookingClient {
+  return new BookingClient(opts);
+}
+
+function readToken(file: string): string {
+  const line = readFileSync(file, 'utf8')
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .find(Boolean);
+  if (!line) throw new Error(`booking token file ${file} is empty`);
+  return line;
+}
+
+function networkError(err: unknown, method: string, path: string, timeoutMs: number, callerSignal?: AbortSignal): BookingError {
+  const name = (err as { name?: string })?.name;
+  if (callerSignal?.aborted) return new TransientBookingError('aborted', `${method} ${path}: aborted`, { cause: err });
+  if (name === 'TimeoutError' || name === 'AbortError') {
+    return new TransientBookingError('timeout', `${method} ${path}: no response within ${timeoutMs} ms`, { cause: err });
+  }
+  const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
+  const detail = cause?.code ?? cause?.message ?? (err as Error)?.message ?? String(err);
+  return new TransientBookingError('network_error', `${method} ${path}: ${detail}`, { cause: err });
+}
+
+function unexpected(res: Raw): BookingError {
+  return new TransientBookingError('invalid_response', `unexpected status ${res.status}`, { status: res.status });
+}
+
+function invalid(res: Raw, why: string): BookingError {
+  const requestId = res.headers.get('x-request-id');
+  return new TransientBookingError('invalid_response', why, { status: res.status, ...(requestId ? { requestId } : {}) });
+}
+
+function asBooking(v: unknown, res: Raw): Booking {
+  const b = v as Record<string, unknown> | null;
+  const ok =
+    b !== null &&
+    typeof b === 'object' &&
+    typeof b.id === 'string' &&
+    typeof b.from === 'string' &&
+    typeof b.to === 'string' &&
+    typeof b.seats === 'number' &&
+    typeof b.owner === 'string' &&
+    (b.state === 'active' || b.state === 'cancelled') &&
+    typeof b.version === 'number';
+  if (!ok) throw invalid(res, 'response is not a Booking');
+  return {
+    id: b.id as string,
+    from: b.from as string,
+    to: b.to as string,
+    seats: b.seats as number,
+    owner: b.owner as string,
+    ownerRef: typeof b.ownerRef === 'string' ? b.ownerRef : null,
+    state: b.state as BookingState,
+    createdAt: String(b.createdAt ?? ''),
+    updatedAt: String(b.updatedAt ?? ''),
+    version: b.version as number,
+  };
+}
