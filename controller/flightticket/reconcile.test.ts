@@ -1,0 +1,284 @@
+import type { Booking } from '../booking/client';
+import { PermanentBookingError, TransientBookingError } from '../booking/errors';
+import { reconcileTicket, type Bookings, type ReconcileDeps, type Tickets } from './reconcile';
+import { FINALIZER, type FlightTicket, type FlightTicketStatus } from './ticket';
+
+/** An in-memory booking API with the contract's semantics: idempotency replay, 422 on a reused key, seat inventory. */
+class FakeBookings implements Bookings {
+  readonly bookings = new Map<string, Booking>();
+  readonly calls: string[] = [];
+  private readonly keys = new Map<string, { payload: string; id: string }>();
+  soldOut = new Set<string>();
+  failNext: Error[] = [];
+  /** The server books, then the answer is lost on the way back. */
+  loseNextAnswer = false;
+  private next = 1;
+
+  private fault(call: string) {
+    this.calls.push(call);
+    const e = this.failNext.shift();
+    if (e) throw e;
+  }
+  async listBookings(f: { owner: string; state: 'active' }) {
+    this.fault('list');
+    return [...this.bookings.values()].filter((b) => b.owner === f.owner && b.state === f.state).map((b) => ({ ...b }));
+  }
+  async createBooking(key: string, req: { from: string; to: string; seats: number; owner: string; ownerRef: string }) {
+    this.fault(`create ${req.from}->${req.to}`);
+    const payload = JSON.stringify(req);
+    const seen = this.keys.get(key);
+    if (seen && seen.payload !== payload) throw new PermanentBookingError('idempotency_key_reused', 'key reused with another payload');
+    if (seen) return { booking: { ...this.bookings.get(seen.id)! } };
+    if (this.soldOut.has(`${req.from}->${req.to}`)) throw new PermanentBookingError('sold_out', `${req.from} -> ${req.to} is sold out`);
+    const id = `bk-${this.next++}`;
+    const b: Booking = { id, ...req, state: 'active', createdAt: '', updatedAt: '', version: 1 };
+    this.bookings.set(id, b);
+    this.keys.set(key, { payload, id });
+    if (this.loseNextAnswer) {
+      this.loseNextAnswer = false;
+      throw new TransientBookingError('timeout', 'request timed out');
+    }
+    return { booking: { ...b } };
+  }
+  async updateSeats(id: string, seats: number) {
+    this.fault(`seats ${id}=${seats}`);
+    const b = this.bookings.get(id)!;
+    b.seats = seats;
+    return { ...b };
+  }
+  async cancelBooking(id: string) {
+    this.fault(`cancel ${id}`);
+    const b = this.bookings.get(id)!;
+    b.state = 'cancelled';
+    return { ...b };
+  }
+  active() {
+    return [...this.bookings.values()].filter((b) => b.state === 'active');
+  }
+}
+
+/** A one-ticket API server: resourceVersion-checked writes, like the real one. */
+class FakeTickets implements Tickets {
+  stored: FlightTicket | undefined;
+  cached: FlightTicket | undefined;
+  writes: string[] = [];
+  constructor(t: FlightTicket) {
+    this.stored = structuredClone(t);
+    this.cached = structuredClone(t);
+  }
+  get() {
+    return this.cached && structuredClone(this.cached);
+  }
+  private write(t: FlightTicket, what: string, change: (s: FlightTicket) => void): FlightTicket {
+    if (!this.stored || t.metadata.resourceVersion !== this.stored.metadata.resourceVersion) throw Object.assign(new Error('409 Conflict'), { code: 409 });
+    change(this.stored);
+    this.stored.metadata.resourceVersion = String(Number(this.stored.metadata.resourceVersion) + 1);
+    this.writes.push(what);
+    this.cached = structuredClone(this.stored);
+    return structuredClone(this.stored);
+  }
+  async addFinalizer(t: FlightTicket, f: string) {
+    return this.write(t, 'addFinalizer', (s) => (s.metadata.finalizers = [...(s.metadata.finalizers ?? []), f]));
+  }
+  async removeFinalizer(t: FlightTicket, f: string) {
+    this.write(t, 'removeFinalizer', (s) => (s.metadata.finalizers = s.metadata.finalizers!.filter((x) => x !== f)));
+    if (this.stored!.metadata.deletionTimestamp && !this.stored!.metadata.finalizers!.length) this.stored = this.cached = undefined;
+  }
+  async updateStatus(t: FlightTicket, status: FlightTicketStatus) {
+    return this.write(t, 'status', (s) => (s.status = structuredClone(status)));
+  }
+  /** A user edit: a new generation. */
+  edit(change: (t: FlightTicket) => void) {
+    change(this.stored!);
+    this.stored!.metadata.generation++;
+    this.stored!.metadata.resourceVersion = String(Number(this.stored!.metadata.resourceVersion) + 1);
+    this.cached = structuredClone(this.stored);
+  }
+}
+
+function setup(spec = { from: 'Cairo', to: 'London', number: 2 }, annotations: Record<string, string> = {}) {
+  const ticket: FlightTicket = {
+    apiVersion: 'flights.com/v1',
+    kind: 'FlightTicket',
+    metadata: { name: 'my-flight-ticket', namespace: 'default', uid: 'uid-1', generation: 1, resourceVersion: '1', annotations },
+    spec,
+  };
+  const tickets = new FakeTickets(ticket);
+  const bookings = new FakeBookings();
+  const events: string[] = [];
+  let n = 0;
+  const deps: ReconcileDeps = {
+    tickets,
+    bookings,
+    events: { normal: (_t, r, m) => events.push(`Normal ${r}: ${m}`), warning: (_t, r, m) => events.push(`Warning ${r}: ${m}`) },
+    driftInterval: 60_000,
+    now: () => new Date('2026-11-22T10:00:00Z'),
+    newKey: () => `k${++n}`,
+  };
+  const reconcile = () => reconcileTicket('default/my-flight-ticket', deps);
+  return { tickets, bookings, events, reconcile };
+}
+
+const ready = (t: FlightTicket | undefined) => t?.status?.conditions?.find((c) => c.type === 'Ready');
+
+describe('reconcileTicket', () => {
+  test('a new ticket gets the finalizer, then its key persisted, then exactly one booking, then Ready status', async () => {
+    // GIVEN the seed's ticket
+    const { tickets, bookings, events, reconcile } = setup();
+    // WHEN reconciled
+    const result = await reconcile();
+    // THEN
+    expect(tickets.writes).toEqual(['addFinalizer', 'status', 'status']);
+    expect(bookings.active()).toMatchObject([{ id: 'bk-1', from: 'Cairo', to: 'London', seats: 2, owner: 'uid-1', ownerRef: 'default/my-flight-ticket' }]);
+    expect(tickets.stored!.metadata.finalizers).toEqual([FINALIZER]);
+    expect(tickets.stored!.status).toMatchObject({ bookingRef: 'bk-1', seats: 2, route: 'Cairo -> London', observedGeneration: 1 });
+    expect(tickets.stored!.status!.pendingBookingKey).toBeUndefined();
+    expect(ready(tickets.stored)).toMatchObject({ status: 'True', reason: 'Booked' });
+    expect(events).toEqual(['Normal Booked: booked bk-1: Cairo -> London, 2 seats']);
+    expect(result).toEqual({ requeueAfter: 60_000 });
+  });
+
+  test('a reconcile with nothing to do reads the booking once and writes nothing', async () => {
+    const { tickets, bookings, reconcile } = setup();
+    await reconcile();
+    tickets.writes = [];
+    bookings.calls.length = 0;
+    await reconcile();
+    expect(bookings.calls).toEqual(['list']);
+    expect(tickets.writes).toEqual([]);
+  });
+
+  test('a seat change changes the seats of the same booking', async () => {
+    const { tickets, bookings, events, reconcile } = setup();
+    await reconcile();
+    tickets.edit((t) => (t.spec.number = 5));
+    await reconcile();
+    expect(bookings.active()).toMatchObject([{ id: 'bk-1', seats: 5 }]);
+    expect(tickets.stored!.status).toMatchObject({ seats: 5, observedGeneration: 2 });
+    expect(events.at(-1)).toBe('Normal SeatsChanged: booking bk-1: 2 -> 5 seats');
+  });
+
+  test('a route change books the new route first, then cancels the old one', async () => {
+    const { tickets, bookings, reconcile } = setup();
+    await reconcile();
+    bookings.calls.length = 0;
+    tickets.edit((t) => (t.spec.to = 'Paris'));
+    await reconcile();
+    expect(bookings.calls).toEqual(['list', 'create Cairo->Paris', 'cancel bk-1']);
+    expect(bookings.active()).toMatchObject([{ id: 'bk-2', to: 'Paris' }]);
+    expect(tickets.stored!.status).toMatchObject({ bookingRef: 'bk-2', route: 'Cairo -> Paris' });
+  });
+
+  test('a route change to a sold-out flight keeps the old booking and says why, without a retry loop', async () => {
+    const { tickets, bookings, events, reconcile } = setup();
+    await reconcile();
+    bookings.soldOut.add('Cairo->Paris');
+    tickets.edit((t) => (t.spec.to = 'Paris'));
+    const result = await reconcile();
+    expect(bookings.active()).toMatchObject([{ id: 'bk-1', to: 'London' }]);
+    const r = ready(tickets.stored)!;
+    expect(r).toMatchObject({ status: 'False', reason: 'SoldOut', observedGeneration: 2 });
+    expect(r.message).toBe('Cairo -> Paris (2 seats): Cairo -> Paris is sold out; still holding booking bk-1 (Cairo -> London, 2 seats)');
+    expect(events.at(-1)).toMatch(/^Warning SoldOut: /);
+    expect(result).toEqual({ requeueAfter: 60_000 }); // checked again at the drift interval only
+    // The periodic re-check asks once with a fresh key (recorded, then cleared) and books nothing.
+    tickets.writes = [];
+    bookings.calls.length = 0;
+    await reconcile();
+    expect(bookings.calls).toEqual(['list', 'create Cairo->Paris']);
+    expect(tickets.writes).toEqual(['status', 'status']);
+    expect(bookings.active()).toMatchObject([{ id: 'bk-1' }]);
+  });
+
+  test('deletion cancels the booking, then removes the finalizer', async () => {
+    const { tickets, bookings, events, reconcile } = setup();
+    await reconcile();
+    tickets.edit((t) => (t.metadata.deletionTimestamp = '2026-11-22T10:01:00Z'));
+    await reconcile();
+    expect(bookings.active()).toEqual([]);
+    expect(tickets.stored).toBeUndefined();
+    expect(events.at(-1)).toBe('Normal Cancelled: cancelled booking bk-1 (Cairo -> London, 2 seats)');
+  });
+
+  test('deletion with the Orphan policy leaves the booking in place', async () => {
+    const { tickets, bookings, reconcile } = setup(undefined, { 'flights.com/deletion-policy': 'Orphan' });
+    await reconcile();
+    tickets.edit((t) => (t.metadata.deletionTimestamp = '2026-11-22T10:01:00Z'));
+    await reconcile();
+    expect(bookings.active()).toMatchObject([{ id: 'bk-1' }]);
+    expect(tickets.stored).toBeUndefined();
+  });
+
+  test('a create whose answer was lost is replayed by the retry, not booked twice', async () => {
+    const { tickets, bookings, reconcile } = setup();
+    bookings.loseNextAnswer = true;
+    await expect(reconcile()).rejects.toBeInstanceOf(TransientBookingError);
+    // the list finds it; even without the list the same key would replay it
+    await reconcile();
+    expect(bookings.bookings.size).toBe(1);
+    expect(tickets.stored!.status).toMatchObject({ bookingRef: 'bk-1' });
+  });
+
+  test('a crash between the create and the status write books nothing twice', async () => {
+    const { tickets, bookings, reconcile } = setup();
+    const realUpdate = tickets.updateStatus.bind(tickets);
+    let n = 0;
+    tickets.updateStatus = async (t, s) => {
+      if (++n === 2) throw new Error('controller killed');
+      return realUpdate(t, s);
+    };
+    await expect(reconcile()).rejects.toThrow('controller killed');
+    tickets.updateStatus = realUpdate;
+    await reconcile();
+    expect(bookings.bookings.size).toBe(1);
+    expect(tickets.stored!.status).toMatchObject({ bookingRef: 'bk-1', seats: 2 });
+  });
+
+  test('a stale cache cannot book: the key write conflicts and nothing is created', async () => {
+    const { tickets, bookings, reconcile } = setup();
+    await tickets.addFinalizer(tickets.get()!, FINALIZER);
+    tickets.cached!.metadata.resourceVersion = '1'; // the cache lags behind the API server
+    await expect(reconcile()).rejects.toThrow('409');
+    expect(bookings.calls).toEqual(['list']);
+  });
+
+  test('a booking cancelled outside is booked again, with an event saying so', async () => {
+    const { tickets, bookings, events, reconcile } = setup();
+    await reconcile();
+    bookings.bookings.get('bk-1')!.state = 'cancelled';
+    await reconcile();
+    expect(bookings.active()).toMatchObject([{ id: 'bk-2' }]);
+    expect(events.at(-1)).toBe('Warning BookingRepaired: booking bk-1 was cancelled outside the operator; booked bk-2 instead');
+    expect(tickets.stored!.status).toMatchObject({ bookingRef: 'bk-2' });
+  });
+
+  test('seats changed outside are set back, with an event saying so', async () => {
+    const { bookings, events, reconcile } = setup();
+    await reconcile();
+    bookings.bookings.get('bk-1')!.seats = 7;
+    await reconcile();
+    expect(bookings.active()).toMatchObject([{ id: 'bk-1', seats: 2 }]);
+    expect(events.at(-1)).toBe('Warning BookingRepaired: booking bk-1 had 7 seats, changed outside the operator; set back to 2');
+  });
+
+  test('a transient failure shows as Synced=False and is rethrown with its Retry-After', async () => {
+    const { tickets, bookings, reconcile } = setup();
+    bookings.failNext.push(new TransientBookingError('rate_limited', 'slow down', { status: 429, retryAfterMs: 3000 }));
+    await expect(reconcile()).rejects.toMatchObject({ retryAfterMs: 3000 });
+    const synced = tickets.stored!.status!.conditions!.find((c) => c.type === 'Synced');
+    expect(synced).toMatchObject({ status: 'False', reason: 'BookingServiceUnavailable', message: 'booking API: slow down; retrying' });
+    await reconcile();
+    expect(tickets.stored!.status!.conditions!.find((c) => c.type === 'Synced')).toMatchObject({ status: 'True' });
+  });
+
+  test('a key reused after a spec change starts a fresh request and still books once', async () => {
+    const { tickets, bookings, reconcile } = setup();
+    bookings.loseNextAnswer = true;
+    await expect(reconcile()).rejects.toBeInstanceOf(TransientBookingError);
+    tickets.edit((t) => (t.spec.to = 'Paris')); // pending key k1 was for London
+    await expect(reconcile()).resolves.toEqual({ requeue: true }); // 422: the key is dropped
+    await reconcile(); // London booking found by owner, cancelled after Paris is booked
+    expect(bookings.active()).toMatchObject([{ to: 'Paris' }]);
+    expect(bookings.bookings.size).toBe(2);
+  });
+});

@@ -1,0 +1,45 @@
+import type { Condition } from '../runtime/conditions';
+
+/** The FlightTicket resource as the controller sees it (see infra/constructs/flightticket-crd.ts). */
+export const TICKET_API = { group: 'flights.com', version: 'v1', plural: 'flighttickets', kind: 'FlightTicket' } as const;
+
+/** Held on every ticket that may have a booking, so deletion waits until the booking is cancelled. */
+export const FINALIZER = 'flights.com/booking';
+
+/** `Delete` (default) cancels the booking with the ticket; `Orphan` leaves it booked. */
+export const DELETION_POLICY_ANNOTATION = 'flights.com/deletion-policy';
+
+export interface FlightTicketSpec {
+  from: string;
+  to: string;
+  number: number;
+}
+
+export interface FlightTicketStatus {
+  observedGeneration?: number;
+  bookingRef?: string;
+  seats?: number;
+  route?: string;
+  /** Idempotency key persisted BEFORE a create is sent: a retry after a crash replays it. */
+  pendingBookingKey?: string;
+  conditions?: Condition[];
+}
+
+export interface FlightTicket {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name: string;
+    namespace: string;
+    uid: string;
+    generation: number;
+    resourceVersion: string;
+    deletionTimestamp?: string;
+    finalizers?: string[];
+    annotations?: Record<string, string>;
+  };
+  spec: FlightTicketSpec;
+  status?: FlightTicketStatus;
+}
+
+export const routeOf = (r: { from: string; to: string }) => `${r.from} -> ${r.to}`;
