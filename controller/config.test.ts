@@ -1,0 +1,42 @@
+import { ConfigError, loadConfig } from './config';
+
+const env = { BOOKING_API_URL: 'http://127.0.0.1:9000', BOOKING_API_TOKEN_FILE: '/run/token' };
+
+describe('loadConfig', () => {
+  test('reads the environment, lets flags win, and applies controller-runtime style defaults', () => {
+    // GIVEN env and flags WHEN loaded THEN
+    const c = loadConfig(['--leader-elect', '--concurrency=8', '--watch-namespace', 'a, b'], { ...env, POD_NAME: 'ctrl-0', POD_NAMESPACE: 'ops' });
+    expect(c).toMatchObject({
+      bookingApiUrl: 'http://127.0.0.1:9000',
+      bookingApiTokenFile: '/run/token',
+      watchNamespaces: ['a', 'b'],
+      leaderElect: true,
+      leaderElectionNamespace: 'ops',
+      identity: 'ctrl-0',
+      metricsBindAddress: '0.0.0.0:8080',
+      healthProbeBindAddress: '0.0.0.0:8081',
+      concurrency: 8,
+      driftIntervalMs: 60_000,
+    });
+  });
+
+  test('an empty WATCH_NAMESPACE (OLM AllNamespaces) watches every namespace; 0 disables a server', () => {
+    const c = loadConfig(['--metrics-bind-address=0'], { ...env, WATCH_NAMESPACE: '' });
+    expect(c.watchNamespaces).toEqual([]);
+    expect(c.metricsBindAddress).toBeUndefined();
+  });
+
+  test.each([
+    [[], {}, '--booking-api-url (or BOOKING_API_URL) is required'],
+    [[], { BOOKING_API_URL: 'http://x' }, '--booking-api-token-file (or BOOKING_API_TOKEN_FILE) is required'],
+    [['--booking-api-url=ftp://x'], env, '--booking-api-url must be an http(s) URL, got "ftp://x"'],
+    [['--concurrency=0'], env, '--concurrency must be a whole number from 1 to 100, got "0"'],
+    [['--drift-interval', 'soon'], env, '--drift-interval must be a whole number from 1 to 86400, got "soon"'],
+    [['--metrics-bind-address=8080'], env, '--metrics-bind-address must be host:port, :port or 0, got "8080"'],
+    [['--log-level=loud'], env, '--log-level must be debug, info, warn or error, got "loud"'],
+    [['--frobnicate'], env, 'unknown argument "--frobnicate"'],
+  ])('rejects %j with a message naming the flag', (argv, e, message) => {
+    expect(() => loadConfig(argv as string[], e)).toThrow(ConfigError);
+    expect(() => loadConfig(argv as string[], e)).toThrow(message);
+  });
+});

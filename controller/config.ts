@@ -1,0 +1,129 @@
+/**
+ * Controller configuration from flags and environment (flags win), checked
+ * up front so a bad value stops the process with a message naming it rather
+ * than failing later in a reconcile. Flag names follow controller-runtime's
+ * (--leader-elect, --metrics-bind-address, --health-probe-bind-address), so
+ * manifests and habits carry over.
+ */
+import { hostname } from 'node:os';
+
+export interface ControllerConfig {
+  bookingApiUrl: string;
+  bookingApiTokenFile: string;
+  /** Namespaces to watch; empty = all. OLM passes a comma-separated list. */
+  watchNamespaces: string[];
+  leaderElect: boolean;
+  leaderElectionNamespace: string;
+  leaderElectionId: string;
+  identity: string;
+  /** host:port, or undefined when disabled with "0". */
+  metricsBindAddress?: string;
+  healthProbeBindAddress?: string;
+  concurrency: number;
+  driftIntervalMs: number;
+  bookingTimeoutMs: number;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+interface Option {
+  env: string;
+  help: string;
+  default?: string;
+  boolean?: true;
+}
+
+export const OPTIONS: Record<string, Option> = {
+  'booking-api-url': { env: 'BOOKING_API_URL', help: 'base URL of the booking API (required)' },
+  'booking-api-token-file': { env: 'BOOKING_API_TOKEN_FILE', help: 'file holding the booking API bearer token (required)' },
+  'watch-namespace': { env: 'WATCH_NAMESPACE', help: 'namespaces to watch, comma-separated; empty for all', default: '' },
+  'leader-elect': { env: 'LEADER_ELECT', help: 'elect a leader among replicas through a Lease', default: 'false', boolean: true },
+  'leader-election-namespace': { env: 'POD_NAMESPACE', help: 'namespace of the leader-election Lease', default: 'default' },
+  'leader-election-id': { env: 'LEADER_ELECTION_ID', help: 'name of the leader-election Lease', default: 'flight-operator-controller' },
+  identity: { env: 'POD_NAME', help: 'this replica\'s name in the Lease', default: `${hostname()}-${process.pid}` },
+  'metrics-bind-address': { env: 'METRICS_BIND_ADDRESS', help: 'metrics address, or 0 to disable', default: ':8080' },
+  'health-probe-bind-address': { env: 'HEALTH_PROBE_BIND_ADDRESS', help: 'health probe address, or 0 to disable', default: ':8081' },
+  concurrency: { env: 'MAX_CONCURRENT_RECONCILES', help: 'tickets reconciled in parallel', default: '4' },
+  'drift-interval': { env: 'DRIFT_INTERVAL_SECONDS', help: 'seconds between re-reads of a booking to repair changes made outside', default: '60' },
+  'booking-timeout': { env: 'BOOKING_TIMEOUT_SECONDS', help: 'timeout of one booking API call, seconds', default: '10' },
+  'log-level': { env: 'LOG_LEVEL', help: 'debug, info, warn or error', default: 'info' },
+};
+
+export function usage(): string {
+  return [
+    'usage: flight-operator-controller [flags]',
+    ...Object.entries(OPTIONS).map(([name, o]) => `  --${name.padEnd(28)} ${o.help} (env ${o.env}${o.default !== undefined ? `, default "${o.default}"` : ''})`),
+  ].join('\n');
+}
+
+function parseFlags(argv: string[]): Map<string, string> {
+  const flags = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(argv[i]);
+    if (!m || !(m[1] in OPTIONS)) throw new ConfigError(`unknown argument "${argv[i]}"\n${usage()}`);
+    const [, name, inline] = m;
+    if (inline !== undefined) flags.set(name, inline);
+    else if (OPTIONS[name].boolean) flags.set(name, 'true');
+    else if (i + 1 < argv.length) flags.set(name, argv[++i]);
+    else throw new ConfigError(`--${name} needs a value`);
+  }
+  return flags;
+}
+
+function integer(name: string, raw: string, min: number, max: number): number {
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || n < min || n > max) throw new ConfigError(`--${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
+  return n;
+}
+
+/** ":8080" -> "0.0.0.0:8080"; "0" -> disabled. */
+function bindAddress(name: string, raw: string): string | undefined {
+  if (raw === '0') return undefined;
+  const m = /^(.*):(\d{1,5})$/.exec(raw);
+  if (!m || Number(m[2]) > 65535) throw new ConfigError(`--${name} must be host:port, :port or 0, got "${raw}"`);
+  return `${m[1] || '0.0.0.0'}:${m[2]}`;
+}
+
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ControllerConfig {
+  const flags = parseFlags(argv);
+  const get = (name: string): string => flags.get(name) ?? env[OPTIONS[name].env] ?? OPTIONS[name].default ?? '';
+  const required = (name: string): string => {
+    const v = get(name).trim();
+    if (!v) throw new ConfigError(`--${name} (or ${OPTIONS[name].env}) is required: ${OPTIONS[name].help}`);
+    return v;
+  };
+
+  const bookingApiUrl = required('booking-api-url');
+  try {
+    const u = new URL(bookingApiUrl);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
+  } catch {
+    throw new ConfigError(`--booking-api-url must be an http(s) URL, got "${bookingApiUrl}"`);
+  }
+  const leaderElect = get('leader-elect');
+  if (!['true', 'false'].includes(leaderElect)) throw new ConfigError(`--leader-elect must be true or false, got "${leaderElect}"`);
+  const logLevel = get('log-level');
+  if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) throw new ConfigError(`--log-level must be debug, info, warn or error, got "${logLevel}"`);
+
+  return {
+    bookingApiUrl,
+    bookingApiTokenFile: required('booking-api-token-file'),
+    watchNamespaces: get('watch-namespace').split(',').map((s) => s.trim()).filter(Boolean),
+    leaderElect: leaderElect === 'true',
+    leaderElectionNamespace: required('leader-election-namespace'),
+    leaderElectionId: required('leader-election-id'),
+    identity: required('identity'),
+    metricsBindAddress: bindAddress('metrics-bind-address', get('metrics-bind-address')),
+    healthProbeBindAddress: bindAddress('health-probe-bind-address', get('health-probe-bind-address')),
+    concurrency: integer('concurrency', get('concurrency'), 1, 100),
+    driftIntervalMs: integer('drift-interval', get('drift-interval'), 1, 86400) * 1000,
+    bookingTimeoutMs: integer('booking-timeout', get('booking-timeout'), 1, 300) * 1000,
+    logLevel: logLevel as ControllerConfig['logLevel'],
+  };
+}
