@@ -7,6 +7,7 @@
  *
  *   defaultCapacity: 5000        # for routes listed without a capacity
  *   anyRoute: false              # true: every from != to pair exists
+ *   includeDefaults: false       # true: DEFAULT_ROUTES too (listed routes override)
  *   routes:
  *     - { from: Cairo, to: London, capacity: 300 }
  *     - { from: Oslo, to: Tromso }            # defaultCapacity
@@ -34,6 +35,7 @@ export const DEFAULT_CAPACITY = 5000;
 export interface RouteConfig {
   defaultCapacity?: number | 'unlimited';
   anyRoute?: boolean;
+  includeDefaults?: boolean;
   routes?: Array<{ from: string; to: string; capacity?: number | 'unlimited' }>;
 }
 
@@ -69,13 +71,18 @@ export class RouteTable {
       }
       return { from: r.from, to: r.to, capacity: r.capacity === undefined ? def : parseCapacity(r.capacity, `routes[${i}].capacity`) };
     });
-    return new RouteTable(routes, cfg.anyRoute ? def : undefined);
+    const base = cfg.includeDefaults ? RouteTable.defaultRoutes(def) : [];
+    return new RouteTable([...base, ...routes], cfg.anyRoute ? def : undefined);
+  }
+
+  static defaultRoutes(capacity = DEFAULT_CAPACITY): Array<{ from: string; to: string; capacity: number }> {
+    const routes: Array<{ from: string; to: string; capacity: number }> = [];
+    for (const from of DEFAULT_HUBS) for (const to of DEFAULT_HUBS) if (from !== to) routes.push({ from, to, capacity });
+    return routes;
   }
 
   static defaults(capacity = DEFAULT_CAPACITY): RouteTable {
-    const routes: Array<{ from: string; to: string; capacity: number }> = [];
-    for (const from of DEFAULT_HUBS) for (const to of DEFAULT_HUBS) if (from !== to) routes.push({ from, to, capacity });
-    return new RouteTable(routes);
+    return new RouteTable(RouteTable.defaultRoutes(capacity));
   }
 
   static unlimited(): RouteTable {
