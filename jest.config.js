@@ -12,7 +12,7 @@ module.exports = {
       displayName: 'unit',
       testEnvironment: 'node',
       transform,
-      roots: ['<rootDir>/infra', '<rootDir>/controller', '<rootDir>/booking-service'],
+      roots: ['<rootDir>/infra', '<rootDir>/controller', '<rootDir>/booking-service', '<rootDir>/image'],
       testMatch: ['**/*.test.ts'],
     },
     {
