@@ -168,6 +168,30 @@ export async function startBookingService(opts: BookingServiceOptions): Promise<
     },
   });
 
+  /**
+   * Writes are group-committed: every write submitted in the same turn of the
+   * event loop shares one transaction and one fsync; each caller is answered
+   * only after that COMMIT is durable.
+   */
+  let queue: Array<{ op: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }> = [];
+  const flush = () => {
+    const jobs = queue;
+    queue = [];
+    let results: ReturnType<BookingStore['batch']>;
+    try {
+      results = store.batch(jobs.map((j) => j.op));
+    } catch (err) {
+      for (const j of jobs) j.reject(err);
+      return;
+    }
+    results.forEach((r, i) => (r.ok ? jobs[i]!.resolve(r.value) : jobs[i]!.reject(r.error)));
+  };
+  const write = <T>(op: () => T): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      if (queue.length === 0) setImmediate(flush);
+      queue.push({ op, resolve: resolve as (v: unknown) => void, reject });
+    });
+
   const inFlightKeys = new Set<string>();
   const hanging = new Set<ServerResponse>();
   let active = 0;
@@ -226,7 +250,7 @@ export async function startBookingService(opts: BookingServiceOptions): Promise<
       if (stopping) throw new HttpError(503, 'unavailable', 'shutting down', { 'Retry-After': '1' });
       const capacity = rec ? Number.POSITIVE_INFINITY : routes.capacity(input.from, input.to);
       if (capacity === undefined) throw new HttpError(422, 'unknown_route', `no route from ${input.from} to ${input.to}`);
-      const out = store.create(key, fingerprint, RouteTable.key(input.from, input.to), input, capacity);
+      const out = await write(() => store.create(key, fingerprint, RouteTable.key(input.from, input.to), input, capacity));
       switch (out.kind) {
         case 'key_reused':
           throw new HttpError(422, 'idempotency_key_reused', 'this Idempotency-Key was already used with a different payload');
@@ -273,7 +297,7 @@ export async function startBookingService(opts: BookingServiceOptions): Promise<
     }
     if (method === 'PATCH') {
       const seats = parsePatch(body);
-      const out = store.updateSeats(id, seats, (_route, from, to) => routes.capacity(from, to) ?? 0);
+      const out = await write(() => store.updateSeats(id, seats, (_route, from, to) => routes.capacity(from, to) ?? 0));
       switch (out.kind) {
         case 'not_found':
           throw notFound();
@@ -288,7 +312,7 @@ export async function startBookingService(opts: BookingServiceOptions): Promise<
       }
     }
     if (method === 'DELETE') {
-      const out = store.cancel(id);
+      const out = await write(() => store.cancel(id));
       if (out.kind === 'not_found') throw notFound();
       if (afterCommit(req, res, path)) return 'hang';
       return sendJson(res, 200, out.booking);

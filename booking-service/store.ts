@@ -143,7 +143,23 @@ export class BookingStore {
     if (this.db.isOpen) this.db.close();
   }
 
+  /**
+   * Runs fn atomically. Inside a batch (see batch()) it is a SAVEPOINT, so a
+   * failing operation undoes only itself; otherwise its own transaction.
+   */
   private tx<T>(fn: () => T): T {
+    if (this.db.isTransaction) {
+      this.db.exec('SAVEPOINT op');
+      try {
+        const out = fn();
+        this.db.exec('RELEASE op');
+        return out;
+      } catch (err) {
+        this.db.exec('ROLLBACK TO op');
+        this.db.exec('RELEASE op');
+        throw err;
+      }
+    }
     this.db.exec('BEGIN IMMEDIATE');
     try {
       const out = fn();
@@ -153,6 +169,29 @@ export class BookingStore {
       if (this.db.isTransaction) this.db.exec('ROLLBACK');
       throw err;
     }
+  }
+
+  /**
+   * Group commit: runs every operation in ONE transaction (one fsync), each
+   * in its own savepoint. Results are only valid once this returns (the
+   * COMMIT is durable); if the COMMIT fails, every operation fails.
+   */
+  batch(ops: Array<() => unknown>): Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> {
+    this.db.exec('BEGIN IMMEDIATE');
+    const out = ops.map((op): { ok: true; value: unknown } | { ok: false; error: unknown } => {
+      try {
+        return { ok: true, value: this.tx(op) };
+      } catch (error) {
+        return { ok: false, error };
+      }
+    });
+    try {
+      this.db.exec('COMMIT');
+    } catch (error) {
+      if (this.db.isTransaction) this.db.exec('ROLLBACK');
+      return ops.map(() => ({ ok: false, error }));
+    }
+    return out;
   }
 
   private used(route: string): number {
