@@ -247,7 +247,6 @@ export async function startBookingService(opts: BookingServiceOptions): Promise<
     inFlightKeys.add(key);
     try {
       await delay(faults.latencyMs());
-      if (stopping) throw new HttpError(503, 'unavailable', 'shutting down', { 'Retry-After': '1' });
       const capacity = rec ? Number.POSITIVE_INFINITY : routes.capacity(input.from, input.to);
       if (capacity === undefined) throw new HttpError(422, 'unknown_route', `no route from ${input.from} to ${input.to}`);
       const out = await write(() => store.create(key, fingerprint, RouteTable.key(input.from, input.to), input, capacity));
@@ -445,7 +444,9 @@ export async function startBookingService(opts: BookingServiceOptions): Promise<
         const closed = new Promise<void>((r) => server.close(() => r()));
         server.closeIdleConnections();
         if (active > 0) {
-          await Promise.race([new Promise<void>((r) => (drained = r)), delay(graceMs)]);
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([new Promise<void>((r) => (drained = r)), new Promise<void>((r) => (timer = setTimeout(r, graceMs)))]);
+          clearTimeout(timer);
         }
         server.closeAllConnections();
         await closed;
