@@ -1,0 +1,113 @@
+/**
+ * The catalog image: the file-based catalog (olm-bundle/catalog/) at /configs
+ * served by opm, the way upstream catalog images are laid out:
+ *
+ *   ENTRYPOINT ["/bin/opm"]
+ *   CMD ["serve", "/configs", "--cache-dir=/tmp/cache"]
+ *   LABEL operators.operatorframework.io.index.configs.v1=/configs
+ *
+ * opm comes from `tools/ensure.sh opm` (built from its Go module with
+ * CGO_ENABLED=0; FLIGHT_OPM overrides with a path to a binary). A static opm
+ * needs no libraries; a dynamic one gets its shared libraries from the pinned
+ * Debian packages, like the controller's Node. The catalog is checked with
+ * `opm validate` before it is packed. Runs as 65532:65532; /tmp is 1777 for
+ * the cache.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { debianBase, NONROOT_USER, type DebianBase } from './base';
+import { treeEntries } from './bundle-image';
+import { REPO_ROOT, run } from './cache';
+import { packageVersion } from './controller-image';
+import { elfInfo } from './debian';
+import { RELEASE } from '../infra/defaults';
+import { buildImage, sha256, type BuildOptions, type BuiltImage, type ImageName, type ImageSpec, type LayerEntry } from './oci';
+
+export const CATALOG_DIR = join(REPO_ROOT, 'olm-bundle', 'catalog');
+export const CATALOG_REPOSITORY = 'ghcr.io/flight-operator/catalog';
+export const GRPC_PORT = 50051;
+
+export function catalogImageName(): ImageName {
+  return { repository: CATALOG_REPOSITORY, tag: packageVersion() };
+}
+
+/** Folder holding opm (and grpc_health_probe when the family builds it). */
+export function opmBinDir(log: (s: string) => void = (s) => process.stderr.write(`${s}\n`)): string {
+  if (process.env.FLIGHT_OPM) return dirname(process.env.FLIGHT_OPM);
+  if (!existsSync(join(REPO_ROOT, 'tools', 'opm', 'build.sh'))) {
+    throw new Error('tools/opm/build.sh is missing: the catalog image needs opm (tools/ensure.sh opm), or set FLIGHT_OPM=/path/to/opm');
+  }
+  log('catalog: tools/ensure.sh opm (a cold build takes minutes)');
+  const r = spawnSync('bash', [join(REPO_ROOT, 'tools', 'ensure.sh'), 'opm'], { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  if (r.status !== 0) throw new Error(`tools/ensure.sh opm failed (exit ${r.status})`);
+  return r.stdout.trim().split('\n').pop()!;
+}
+
+export interface OpmBinary {
+  path: string;
+  binary: Buffer;
+  version: string;
+  /** true when the ELF has a program interpreter (needs libc). */
+  dynamic: boolean;
+  /** grpc_health_probe next to opm, if any (OLM's older registry pods exec it for probes). */
+  healthProbe?: Buffer;
+}
+
+export function resolveOpm(binDir = opmBinDir()): OpmBinary {
+  const path = process.env.FLIGHT_OPM ?? join(binDir, 'opm');
+  if (!existsSync(path)) throw new Error(`opm not found at ${path}`);
+  const info = elfInfo(path);
+  const version = run(path, ['version']).stdout.trim();
+  const probe = join(binDir, 'grpc_health_probe');
+  return { path, binary: readFileSync(path), version, dynamic: !!info.interpreter || info.needed.length > 0, ...(existsSync(probe) ? { healthProbe: readFileSync(probe) } : {}) };
+}
+
+/** `opm validate <dir>`: fails the build on a catalog opm would refuse to serve. */
+export function validateCatalog(opmPath: string, dir = CATALOG_DIR): void {
+  run(opmPath, ['validate', dir], { what: `opm validate ${dir}` });
+}
+
+export interface CatalogInputs {
+  opm: Pick<OpmBinary, 'binary' | 'version' | 'healthProbe'>;
+  base: DebianBase;
+  dir?: string;
+  version?: string;
+}
+
+export function catalogImageSpec(inputs: CatalogInputs, epoch?: number): ImageSpec {
+  const bin: LayerEntry[] = [{ type: 'file', path: 'bin/opm', content: inputs.opm.binary, mode: 0o755 }];
+  if (inputs.opm.healthProbe) bin.push({ type: 'file', path: 'bin/grpc_health_probe', content: inputs.opm.healthProbe, mode: 0o755 });
+  // Only the version tag and the binary's hash: `opm version` also prints a build date.
+  const opmVersion = `${/OpmVersion:"([^"]+)"/.exec(inputs.opm.version)?.[1] ?? 'unknown version'} (sha256 ${sha256(inputs.opm.binary).slice(0, 12)})`;
+  return {
+    ...(epoch !== undefined ? { epoch } : {}),
+    layers: [
+      { entries: inputs.base.entries, createdBy: 'image/base.ts: users, nsswitch, /tmp, CA bundle', comment: `debian bookworm: ${inputs.base.packages.join(' ')}` },
+      { entries: bin, createdBy: `image/catalog-image.ts: opm ${opmVersion}` },
+      { entries: treeEntries(inputs.dir ?? CATALOG_DIR, 'configs'), createdBy: 'image/catalog-image.ts: olm-bundle/catalog -> /configs' },
+    ],
+    config: {
+      User: NONROOT_USER,
+      ExposedPorts: [`${GRPC_PORT}/tcp`],
+      Entrypoint: ['/bin/opm'],
+      Cmd: ['serve', '/configs', '--cache-dir=/tmp/cache'],
+      Labels: {
+        'operators.operatorframework.io.index.configs.v1': '/configs',
+        'org.opencontainers.image.title': 'flight-operator-catalog',
+        'org.opencontainers.image.description': 'File-based OLM catalog of the flight-operator package, served by opm.',
+        'org.opencontainers.image.version': inputs.version ?? packageVersion(),
+        'org.opencontainers.image.source': RELEASE.repository,
+        'org.opencontainers.image.licenses': 'Apache-2.0',
+      },
+    },
+  };
+}
+
+export async function buildCatalogImage(opts: BuildOptions & { epoch?: number; dir?: string } = {}): Promise<{ image: BuiltImage; name: ImageName; opm: OpmBinary; base: DebianBase }> {
+  const opm = resolveOpm();
+  validateCatalog(opm.path, opts.dir);
+  const base = debianBase({ binaries: opm.dynamic ? [opm.path] : [] });
+  const image = await buildImage(catalogImageSpec({ opm, base, ...(opts.dir ? { dir: opts.dir } : {}) }, opts.epoch), opts);
+  return { image, name: catalogImageName(), opm, base };
+}
