@@ -201,7 +201,9 @@ export function resolveLibraries(binaries: string[], packages: ExtractedPackage[
   const addChain = (path: string, depth = 0): { pkg: ExtractedPackage; real: string } => {
     if (depth > 16) throw new Error(`symlink loop at ${path}`);
     const pkg = findPath(path);
-    if (!pkg) throw new Error(`no pinned Debian package ships /${path}`);
+    if (!pkg) {
+      throw new Error(`/${path} is needed, but none of the pinned packages (${packages.map((p) => p.name).join(', ')}) ships it: pin the Debian package that does in image/debian-packages.json`);
+    }
     used.add(pkg.name);
     const entry = packageEntry(pkg, path);
     entries.set(path, entry);
