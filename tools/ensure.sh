@@ -16,8 +16,11 @@ src="$here/$family"
 cache=${FLIGHT_TOOLS_CACHE:-$HOME/.cache/flight-operator/tools}
 hash=$(cd "$src" && find . -type f ! -path './bin/*' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
 out="$cache/$family-$hash"
+mkdir -p "$cache"
+# One build per family at a time: a second caller waits, then finds it cached.
+exec 9>"$cache/.$family.lock"
+flock 9
 if [ ! -f "$out/.complete" ]; then
-  mkdir -p "$cache"
   tmp=$(mktemp -d "$cache/.$family-XXXXXX")
   start=$(date +%s)
   echo "tools/ensure.sh: building $family (cold build; cached afterwards in $out)" >&2
