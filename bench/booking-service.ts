@@ -71,7 +71,11 @@ async function main(): Promise<void> {
             const t1 = performance.now();
             await client.getBooking(booking.id);
             const t2 = performance.now();
-            if (record) (create.push(t1 - t0), get.push(t2 - t1), pair.push(t2 - t0));
+            if (record) {
+              create.push(t1 - t0);
+              get.push(t2 - t1);
+              pair.push(t2 - t0);
+            }
           } catch (err) {
             const code = (err as { code?: string }).code ?? 'unknown';
             errors[code] = (errors[code] ?? 0) + 1;

@@ -32,6 +32,7 @@ import {
   type CreateBookingRequest,
 } from '../controller/booking/client';
 import type { FaultConfig } from './faults';
+import { schemaErrors } from './schema';
 
 export interface ContractTarget {
   baseUrl: string;
@@ -84,7 +85,7 @@ function token(t: ContractTarget): string {
 export interface RawResponse {
   status: number;
   headers: Headers;
-  json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  json: any;
   ms: number;
 }
 
@@ -140,7 +141,13 @@ export async function expectTransient(p: Promise<unknown>, code: string): Promis
 
 function expectError(r: RawResponse, status: number, code: string, retryable: boolean): void {
   expect({ status: r.status, code: r.json?.code, retryable: r.json?.retryable }).toEqual({ status, code, retryable });
-  expect(typeof r.json?.message).toBe('string');
+  expect(schemaErrors(r.json, 'Error')).toEqual([]);
+  expect(r.headers.get('content-type')).toMatch(/^application\/json/);
+}
+
+/** The body conforms to booking-api/openapi.yaml components.schemas[name]. */
+function expectSchema(body: unknown, name: string): void {
+  expect(schemaErrors(body, name)).toEqual([]);
 }
 
 export function describeBookingContract(name: string, o: ContractOptions): void {
@@ -166,6 +173,7 @@ export function describeBookingContract(name: string, o: ContractOptions): void 
       test('GET /healthz answers 200 without a token', async () => {
         const r = await rawRequest(o.target(), 'GET', '/healthz', { token: null });
         expect(r.status).toBe(200);
+        expect(r.json).toEqual({ status: 'ok' });
       }, timeout);
 
       test('a request without a token, with a wrong token or a non-Bearer scheme is 401 unauthorized', async () => {
@@ -196,6 +204,7 @@ export function describeBookingContract(name: string, o: ContractOptions): void 
         const r = await rawRequest(o.target(), 'POST', '/v1/bookings', { body: req(own, 3), headers: { 'Idempotency-Key': k } });
         expect(r.status).toBe(201);
         const b = r.json as Booking;
+        expectSchema(b, 'Booking');
         expect(b).toMatchObject({ from: o.route.from, to: o.route.to, seats: 3, owner: own, ownerRef: 'default/ticket', state: 'active', version: 1 });
         expect(typeof b.id).toBe('string');
         expect(r.headers.get('location')).toBe(`/v1/bookings/${b.id}`);
@@ -346,6 +355,11 @@ export function describeBookingContract(name: string, o: ContractOptions): void 
         const b = (await c.createBooking(key(), req(own, 2))).booking;
         await c.createBooking(key(), req(other, 3));
         expect((await c.listBookings({ owner: own })).map((x) => x.id)).toEqual([a.id, b.id]);
+        const rawList = await rawRequest(o.target(), 'GET', `/v1/bookings?owner=${own}`);
+        expect(rawList.status).toBe(200);
+        expect(rawList.json.items.map((x: Booking) => x.id)).toEqual([a.id, b.id]);
+        expect(rawList.json.nextCursor).toBeNull();
+        for (const item of rawList.json.items) expectSchema(item, 'Booking');
         await c.cancelBooking(a.id);
         expect((await c.listBookings({ owner: own, state: 'active' })).map((x) => x.id)).toEqual([b.id]);
         expect((await c.listBookings({ owner: own, state: 'cancelled' })).map((x) => x.id)).toEqual([a.id]);
@@ -410,6 +424,7 @@ export function describeBookingContract(name: string, o: ContractOptions): void 
         const first = await rawRequest(o.target(), 'DELETE', `/v1/bookings/${booking.id}`);
         expect(first.status).toBe(200);
         expect(first.json).toMatchObject({ id: booking.id, state: 'cancelled', version: 2, seats: 2 });
+        expectSchema(first.json, 'Booking');
         const second = await rawRequest(o.target(), 'DELETE', `/v1/bookings/${booking.id}`);
         expect(second.status).toBe(200);
         expect(second.json).toEqual(first.json);

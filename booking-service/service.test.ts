@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FaultInjector, validateFaults } from './faults';
 import { RouteTable, UNLIMITED } from './routes';
+import { schemaErrors } from './schema';
 import { startBookingService, type BookingServiceHandle } from './server';
 import { BookingStore } from './store';
 
@@ -179,5 +180,24 @@ describe('startBookingService (in process)', () => {
     } finally {
       again.close();
     }
+  });
+});
+
+describe('schemaErrors (responses vs booking-api/openapi.yaml)', () => {
+  const booking = { id: 'bk_1', from: 'A', to: 'B', seats: 2, owner: 'o', ownerRef: null, state: 'active', createdAt: '2026-01-01T00:00:00Z', updatedAt: '2026-01-01T00:00:00Z', version: 1 };
+
+  test('a well-formed booking and error pass', () => {
+    expect(schemaErrors(booking, 'Booking')).toEqual([]);
+    expect(schemaErrors({ code: 'sold_out', message: 'm', retryable: false }, 'Error')).toEqual([]);
+  });
+
+  test('each kind of deviation is reported', () => {
+    expect(schemaErrors({ ...booking, state: 'lost' }, 'Booking')).toEqual(['$.state: "lost" not in enum']);
+    expect(schemaErrors({ ...booking, seats: 11 }, 'Booking')).toEqual(['$.seats: above maximum 10']);
+    expect(schemaErrors({ ...booking, version: '1' }, 'Booking')).toEqual(['$.version: expected integer, got string']);
+    const { owner: _owner, ...noOwner } = booking;
+    expect(schemaErrors(noOwner, 'Booking')).toEqual(['$: missing owner']);
+    expect(schemaErrors({ code: 'oops', message: 'm', retryable: false }, 'Error')).toEqual(['$.code: "oops" not in enum']);
+    expect(schemaErrors({ from: 'A', to: 'B', seats: 1, owner: 'o', extra: 1 }, 'CreateBookingRequest')).toEqual(['$: unexpected extra']);
   });
 });

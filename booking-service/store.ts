@@ -236,8 +236,14 @@ export class BookingStore {
   list(opts: { owner?: string; state?: BookingState; limit: number; afterSeq?: number }): { items: Booking[]; lastSeq?: number; more: boolean } {
     const where: string[] = ['seq > ?'];
     const args: Array<string | number> = [opts.afterSeq ?? 0];
-    if (opts.owner !== undefined) (where.push('owner = ?'), args.push(opts.owner));
-    if (opts.state !== undefined) (where.push('state = ?'), args.push(opts.state));
+    if (opts.owner !== undefined) {
+      where.push('owner = ?');
+      args.push(opts.owner);
+    }
+    if (opts.state !== undefined) {
+      where.push('state = ?');
+      args.push(opts.state);
+    }
     args.push(opts.limit + 1);
     const rows = this.db.prepare(`SELECT * FROM bookings WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ?`).all(...args) as unknown as Row[];
     const more = rows.length > opts.limit;
