@@ -59,6 +59,7 @@ const PERMANENT_REASONS: Record<string, string> = {
   sold_out: 'SoldOut',
   unknown_route: 'UnknownRoute',
   unauthorized: 'Unauthorized',
+  credentials_missing: 'CredentialsMissing',
   invalid_request: 'InvalidRequest',
 };
 

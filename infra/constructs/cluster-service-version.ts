@@ -90,7 +90,7 @@ export class ClusterServiceVersion extends Construct {
         install: {
           strategy: 'deployment',
           spec: {
-            deployments: [{ name: props.deployment.name, label: props.deployment.metadata.labels, spec: deploymentSpec }],
+            deployments: [{ name: props.deployment.name, label: ApiObject.of(props.deployment).toJson().metadata.labels, spec: deploymentSpec }],
             clusterPermissions: [{ serviceAccountName: props.serviceAccountName, rules: rulesOf(props.clusterRole) }],
             permissions: [{ serviceAccountName: props.serviceAccountName, rules: rulesOf(props.role) }],
           },

@@ -1,0 +1,46 @@
+/**
+ * The reconcile's view of FlightTickets on a real API server: reads from the
+ * informer cache, writes through the generic runtime helpers, every write
+ * conditional on the resourceVersion that was read (409 if the cache was stale).
+ */
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { KubeClient } from '../runtime/client';
+import { ensureFinalizer, patchStatus, removeFinalizer } from '../runtime/finalizer';
+import type { Informer } from '../runtime/informer';
+import type { Tickets } from './reconcile';
+import { TICKET_API, type FlightTicket, type FlightTicketStatus } from './ticket';
+
+export class KubeTickets implements Tickets {
+  constructor(
+    private readonly client: KubeClient,
+    private readonly informer: Informer<KubernetesObject>,
+  ) {}
+
+  get(key: string): FlightTicket | undefined {
+    const t = this.informer.get(key);
+    // The cache is shared: hand out a copy so nothing mutates it.
+    return t && (structuredClone(t) as unknown as FlightTicket);
+  }
+
+  async addFinalizer(ticket: FlightTicket, finalizer: string): Promise<FlightTicket> {
+    return ((await ensureFinalizer(this.client, TICKET_API, asObject(ticket), finalizer)) as unknown as FlightTicket | undefined) ?? ticket;
+  }
+
+  async removeFinalizer(ticket: FlightTicket, finalizer: string): Promise<void> {
+    await removeFinalizer(this.client, TICKET_API, asObject(ticket), finalizer);
+  }
+
+  async updateStatus(ticket: FlightTicket, status: FlightTicketStatus): Promise<FlightTicket> {
+    // A merge patch keeps fields it does not mention: null out the ones that went away.
+    const patch: Record<string, unknown> = { ...status };
+    for (const k of Object.keys(ticket.status ?? {})) if ((status as Record<string, unknown>)[k] === undefined) patch[k] = null;
+    for (const [k, v] of Object.entries(patch)) if (v === undefined) delete patch[k];
+    return patchStatus<KubernetesObject>(this.client, TICKET_API, ticket.metadata, patch, {
+      resourceVersion: ticket.metadata.resourceVersion,
+      fieldManager: 'flight-operator',
+    }) as unknown as Promise<FlightTicket>;
+  }
+}
+
+/** Our ticket type keeps metav1 times as the strings the wire carries; client-node's types say Date. */
+const asObject = (t: FlightTicket) => t as unknown as KubernetesObject;
