@@ -17,7 +17,7 @@ import {
 } from './client';
 
 const cms = { group: '', version: 'v1', plural: 'configmaps' };
-const tickets = { group: 'example.com', version: 'v1', plural: 'widgets' };
+const widgets = { group: 'example.com', version: 'v1', plural: 'widgets' };
 const nodes = { group: '', version: 'v1', plural: 'nodes', namespaced: false };
 
 describe('paths', () => {
@@ -25,9 +25,9 @@ describe('paths', () => {
     expect(resourcePath(cms, 'ns')).toBe('/api/v1/namespaces/ns/configmaps');
     expect(resourcePath(cms, 'ns', 'a')).toBe('/api/v1/namespaces/ns/configmaps/a');
     expect(resourcePath(cms)).toBe('/api/v1/configmaps');
-    expect(resourcePath(tickets, 'ns', 'a', 'status')).toBe('/apis/example.com/v1/namespaces/ns/widgets/a/status');
+    expect(resourcePath(widgets, 'ns', 'a', 'status')).toBe('/apis/example.com/v1/namespaces/ns/widgets/a/status');
     expect(resourcePath(nodes, 'ignored', 'n1')).toBe('/api/v1/nodes/n1');
-    expect(apiVersionOf(tickets)).toBe('example.com/v1');
+    expect(apiVersionOf(widgets)).toBe('example.com/v1');
     expect(apiVersionOf(cms)).toBe('v1');
   });
 });

@@ -125,7 +125,7 @@ describe('Controller', () => {
       for (const k of ['a', 'b', 'c', 'd', 'e']) c.enqueue(k);
       await new Promise((r) => setTimeout(r, 3));
     }
-    await waitFor(() => c.queue.len() === 0 && c.queue.inFlight() === 0);
+    await waitFor(() => c.queue.len() === 0 && c.queue.active() === 0);
     await c.stop();
     expect(violations).toBe(0);
     expect(maxActive).toBe(3);
@@ -133,7 +133,7 @@ describe('Controller', () => {
     expect(await registry.metrics()).toMatch(/controller_runtime_max_concurrent_reconciles\{controller="c5"\} 3/);
   });
 
-  it('stop() waits for in-flight reconciles and starts no new ones', async () => {
+  it('stop() waits for in-progress reconciles and starts no new ones', async () => {
     let release!: () => void;
     const started: string[] = [];
     let finished = 0;
@@ -168,7 +168,7 @@ describe('Controller', () => {
     });
     c.start();
     c.enqueue('a');
-    await waitFor(() => c.queue.inFlight() === 1);
+    await waitFor(() => c.queue.active() === 1);
     await c.stop({ timeoutMs: 30 });
     expect(aborted).toBe(true);
   });

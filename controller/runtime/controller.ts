@@ -151,7 +151,7 @@ export class Controller {
   }
 
   /**
-   * Stop taking keys and wait for in-flight reconciles. After `timeoutMs`
+   * Stop taking keys and wait for in-progress reconciles. After `timeoutMs`
    * (default: wait forever) their signal is aborted and we return anyway.
    */
   async stop(opts: { timeoutMs?: number } = {}): Promise<void> {
@@ -164,7 +164,7 @@ export class Controller {
       const ok = await Promise.race([drained, timedOut]);
       clearTimeout(timer);
       if (!ok) {
-        this.logger.warn('stop deadline passed with reconciles in flight; aborting them', { inFlight: this.queue.inFlight() });
+        this.logger.warn('stop deadline passed with reconciles in progress; aborting them', { active: this.queue.active() });
         this.abort.abort(new Error('controller stopping'));
       }
     }

@@ -32,8 +32,8 @@ export interface EventRecorderOptions {
   defaultNamespace?: string;
   /** Cap on remembered event keys (LRU). Default 4096 (client-go maxLruCacheEntries). */
   cacheSize?: number;
-  /** Cap on writes in flight; beyond it events are dropped. Default 100. */
-  maxInFlight?: number;
+  /** Cap on writes in progress; beyond it events are dropped. Default 100. */
+  maxPending?: number;
   now?: () => Date;
 }
 
@@ -65,8 +65,8 @@ export class EventRecorder {
   /** Records an event; never throws, returns immediately. */
   event(obj: KubernetesObject, type: EventType, reason: string, message: string): void {
     try {
-      if ((this.opts.maxInFlight ?? 100) <= this.pending.size) {
-        this.logger.warn('too many events in flight; dropping', { reason });
+      if ((this.opts.maxPending ?? 100) <= this.pending.size) {
+        this.logger.warn('too many events in progress; dropping', { reason });
         return;
       }
       const key = this.keyOf(obj, type, reason, message);
@@ -93,7 +93,7 @@ export class EventRecorder {
     this.event(obj, 'Warning', reason, message);
   }
 
-  /** Waits for writes in flight (shutdown, tests). */
+  /** Waits for writes in progress (shutdown, tests). */
   async flush(): Promise<void> {
     while (this.pending.size) await Promise.all([...this.pending]);
   }

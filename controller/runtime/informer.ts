@@ -101,7 +101,7 @@ export type WatchRestartReason = 'closed' | 'gone' | 'stale' | 'error';
 
 export interface InformerOptions<T> {
   lw: ListerWatcher<T>;
-  /** For logs and metric labels, e.g. "flighttickets.flights.com". */
+  /** For logs and metric labels, e.g. "widgets.example.com". */
   name: string;
   labelSelector?: string;
   logger?: Logger;

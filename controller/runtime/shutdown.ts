@@ -4,7 +4,7 @@
  * Why ordered steps with a deadline: the kubelet sends SIGTERM, waits
  * terminationGracePeriodSeconds (30 s default), then SIGKILLs. In that window
  * the order matters (controller-runtime's manager does the same):
- *   1. drain the controller: start no new reconciles, finish in-flight ones;
+ *   1. drain the controller: start no new reconciles, finish in-progress ones;
  *   2. release the leader Lease: only now may a standby start, so two
  *      processes never act on the same object at once;
  *   3. stop informers;

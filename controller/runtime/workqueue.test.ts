@@ -26,7 +26,7 @@ describe('WorkQueue', () => {
     q.add('a');
     const k = await q.get();
     expect(k).toBe('a');
-    q.add('a'); // re-added while in flight
+    q.add('a'); // re-added while in progress
     q.add('a');
     expect(q.len()).toBe(0);
     let second: string | undefined;
@@ -86,7 +86,7 @@ describe('WorkQueue', () => {
     }
   });
 
-  it('shutdown stops accepting, releases blocked getters; drain waits for in-flight', async () => {
+  it('shutdown stops accepting, releases blocked getters; drain waits for in-progress', async () => {
     const q = new WorkQueue();
     q.add('a');
     q.add('b');

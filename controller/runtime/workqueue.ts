@@ -3,14 +3,14 @@
  *
  * Why these rules:
  * - add() dedups: ten updates to one object while it waits = one reconcile.
- * - A key being processed is never handed out twice: a re-add while in
- *   flight is parked ("dirty") and queued again only at done(key), so two
+ * - A key being processed is never handed out twice: a re-add while it is being
+ *   processed is parked ("dirty") and queued again only at done(key), so two
  *   workers never reconcile the same object concurrently.
  * - addRateLimited() backs off per key (5 ms doubling to 1000 s) and through
  *   an overall token bucket (10 qps, burst 100) so a broken dependency cannot
  *   make us hammer the apiserver or an external API.
  * - shutdown() stops accepting work; shutdownWithDrain() also waits for the
- *   keys in flight. Queued-but-not-started keys are dropped: whoever runs next
+ *   keys in progress. Queued-but-not-started keys are dropped: whoever runs next
  *   relists and re-enqueues everything anyway.
  */
 import type { Registry } from 'prom-client';
@@ -154,7 +154,7 @@ function queueMetrics(registry: Registry | undefined, name: string, queue: WorkQ
     buckets,
   });
   const retries = getOrCreateCounter(registry, { name: 'workqueue_retries_total', help: 'Total number of retries handled by workqueue', labelNames });
-  // These two are computed at scrape time from the keys in flight, as client-go's updateUnfinishedWork does periodically.
+  // These two are computed at scrape time from the keys in progress, as client-go's updateUnfinishedWork does periodically.
   getOrCreateGauge(registry, {
     name: 'workqueue_unfinished_work_seconds',
     help: 'How many seconds of work has been done that is in progress and hasn\'t been observed by work_duration. Large values indicate stuck threads.',
@@ -198,7 +198,7 @@ function queueMetrics(registry: Registry | undefined, name: string, queue: WorkQ
 export class WorkQueue {
   readonly name: string;
   private readonly queue: string[] = [];
-  /** Keys that need processing (queued, or re-added while in flight). */
+  /** Keys that need processing (queued, or re-added while in progress). */
   private readonly dirty = new Set<string>();
   /** Keys handed out and not yet done(); value = start time (ms, monotonic). */
   private readonly processing = new Map<string, number>();
@@ -290,13 +290,13 @@ export class WorkQueue {
     }
   }
 
-  /** Keys waiting (not counting in-flight or delayed ones). */
+  /** Keys waiting (not counting in-progress or delayed ones). */
   len(): number {
     return this.queue.length;
   }
 
   /** Keys currently handed out and not done. */
-  inFlight(): number {
+  active(): number {
     return this.processing.size;
   }
 
@@ -314,14 +314,14 @@ export class WorkQueue {
     for (const r of g) r(undefined);
   }
 
-  /** shutdown() and resolve once every in-flight key is done(). */
+  /** shutdown() and resolve once every in-progress key is done(). */
   shutdownWithDrain(): Promise<void> {
     this.shutdown();
     if (this.processing.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
-  /** Sum of the running time of all in-flight keys (seconds). */
+  /** Sum of the running time of all in-progress keys (seconds). */
   unfinishedWorkSeconds(): number {
     const now = performance.now();
     let total = 0;
