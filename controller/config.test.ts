@@ -17,6 +17,9 @@ describe('loadConfig', () => {
       healthProbeBindAddress: '0.0.0.0:8081',
       concurrency: 8,
       driftIntervalMs: 60_000,
+      leaseDurationMs: 10_000,
+      renewDeadlineMs: 7_000,
+      retryPeriodMs: 2_000,
     });
   });
 
@@ -35,6 +38,7 @@ describe('loadConfig', () => {
     [['--metrics-bind-address=8080'], env, '--metrics-bind-address must be host:port, :port or 0, got "8080"'],
     [['--log-level=loud'], env, '--log-level must be debug, info, warn or error, got "loud"'],
     [['--frobnicate'], env, 'unknown argument "--frobnicate"'],
+    [['--leader-election-renew-deadline=10'], env, '--leader-election-renew-deadline (10) must be less than --leader-election-lease-duration (10)'],
   ])('rejects %j with a message naming the flag', (argv, e, message) => {
     expect(() => loadConfig(argv as string[], e)).toThrow(ConfigError);
     expect(() => loadConfig(argv as string[], e)).toThrow(message);

@@ -16,6 +16,9 @@ export interface ControllerConfig {
   leaderElectionNamespace: string;
   leaderElectionId: string;
   identity: string;
+  leaseDurationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
   /** host:port, or undefined when disabled with "0". */
   metricsBindAddress?: string;
   healthProbeBindAddress?: string;
@@ -46,6 +49,11 @@ export const OPTIONS: Record<string, Option> = {
   'leader-elect': { env: 'LEADER_ELECT', help: 'elect a leader among replicas through a Lease', default: 'false', boolean: true },
   'leader-election-namespace': { env: 'POD_NAMESPACE', help: 'namespace of the leader-election Lease', default: 'default' },
   'leader-election-id': { env: 'LEADER_ELECTION_ID', help: 'name of the leader-election Lease', default: 'flight-operator-controller' },
+  // Shorter than controller-runtime's 15/10/2 s: after a crash the standby
+  // takes over within lease + retry = 12 s, inside a 15 s failover budget.
+  'leader-election-lease-duration': { env: 'LEADER_ELECTION_LEASE_DURATION', help: 'seconds a Lease stays valid after its last renewal', default: '10' },
+  'leader-election-renew-deadline': { env: 'LEADER_ELECTION_RENEW_DEADLINE', help: 'seconds the leader keeps trying to renew before it steps down', default: '7' },
+  'leader-election-retry-period': { env: 'LEADER_ELECTION_RETRY_PERIOD', help: 'seconds between tries to acquire or renew the Lease', default: '2' },
   identity: { env: 'POD_NAME', help: 'this replica\'s name in the Lease', default: `${hostname()}-${process.pid}` },
   'metrics-bind-address': { env: 'METRICS_BIND_ADDRESS', help: 'metrics address, or 0 to disable', default: ':8080' },
   'health-probe-bind-address': { env: 'HEALTH_PROBE_BIND_ADDRESS', help: 'health probe address, or 0 to disable', default: ':8081' },
@@ -90,6 +98,16 @@ function bindAddress(name: string, raw: string): string | undefined {
   return `${m[1] || '0.0.0.0'}:${m[2]}`;
 }
 
+function leaseTimes(get: (name: string) => string): Pick<ControllerConfig, 'leaseDurationMs' | 'renewDeadlineMs' | 'retryPeriodMs'> {
+  const lease = integer('leader-election-lease-duration', get('leader-election-lease-duration'), 2, 600);
+  const renew = integer('leader-election-renew-deadline', get('leader-election-renew-deadline'), 1, 600);
+  const retry = integer('leader-election-retry-period', get('leader-election-retry-period'), 1, 600);
+  // client-go's rules: a leader must give up before anyone else may take over.
+  if (renew >= lease) throw new ConfigError(`--leader-election-renew-deadline (${renew}) must be less than --leader-election-lease-duration (${lease})`);
+  if (retry >= renew) throw new ConfigError(`--leader-election-retry-period (${retry}) must be less than --leader-election-renew-deadline (${renew})`);
+  return { leaseDurationMs: lease * 1000, renewDeadlineMs: renew * 1000, retryPeriodMs: retry * 1000 };
+}
+
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ControllerConfig {
   const flags = parseFlags(argv);
   const get = (name: string): string => flags.get(name) ?? env[OPTIONS[name].env] ?? OPTIONS[name].default ?? '';
@@ -119,6 +137,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ControllerCo
     leaderElectionNamespace: required('leader-election-namespace'),
     leaderElectionId: required('leader-election-id'),
     identity: required('identity'),
+    ...leaseTimes(get),
     metricsBindAddress: bindAddress('metrics-bind-address', get('metrics-bind-address')),
     healthProbeBindAddress: bindAddress('health-probe-bind-address', get('health-probe-bind-address')),
     concurrency: integer('concurrency', get('concurrency'), 1, 100),
