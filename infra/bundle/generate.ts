@@ -40,7 +40,8 @@ export function bundleObjects(settings: OperatorSettings): Array<Record<string, 
 }
 
 export function catalogFile(blobs: CatalogBlob[]): string {
-  return GENERATED_HEADER + blobs.map((b) => `---\n${yamlDoc(b)}`).join('');
+  // No leading '---': a comment-only first document reads as an object without a schema.
+  return GENERATED_HEADER + blobs.map((b) => yamlDoc(b)).join('---\n');
 }
 
 /**
