@@ -1,5 +1,8 @@
-// The cdk8s app behind `cdk8s synth` (see cdk8s.yaml): plain manifests in dist/.
+// The cdk8s app behind `cdk8s synth` (see cdk8s.yaml): plain manifests in
+// dist/, and, in the same process to keep the main job fast, the OLM bundle
+// and catalog in olm-bundle/ (also `npm run bundle` on its own).
 import { App } from 'cdk8s';
+import { writeBundle } from './bundle/write';
 import { CrdChart } from './charts/crd-chart';
 import { ExampleTicketChart } from './charts/example-ticket-chart';
 import { OperatorChart } from './charts/operator-chart';
@@ -10,3 +13,4 @@ new CrdChart(app, 'flightticket-crd');
 new OperatorChart(app, 'flight-operator', { settings: defaultSettings() });
 new ExampleTicketChart(app, 'example-ticket', { namespace: 'default' });
 app.synth();
+console.log(`olm-bundle: wrote ${writeBundle()} files`);
