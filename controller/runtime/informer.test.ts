@@ -28,11 +28,17 @@ class ScriptedLW implements ListerWatcher<CM> {
   rv = '1';
   lists = 0;
   listError?: Error;
+  hangLists = 0;
   watches: WatchOptions[] = [];
   current?: { emit: (t: WatchEventType, o: any) => void; end: (err?: unknown) => void; aborted: boolean };
-  async list() {
+  async list(opts: { signal?: AbortSignal } = {}) {
     this.lists++;
     if (this.listError) throw this.listError;
+    if (this.hangLists > 0) {
+      this.hangLists--;
+      // like a request on a dead keep-alive connection: only the signal ends it
+      await new Promise((_r, reject) => opts.signal?.addEventListener('abort', () => reject(opts.signal!.reason)));
+    }
     return { items: structuredClone(this.items), resourceVersion: this.rv };
   }
   async watch(opts: WatchOptions, onEvent: (t: WatchEventType, o: any) => void, onDone: (err?: unknown) => void) {
@@ -194,6 +200,17 @@ describe('Informer', () => {
     expect(inf.keys().sort()).toEqual(['ns/a', 'ns/b']);
     expect(events).toEqual(['add a@1', 'add b@2']);
     expect(await registry.metrics()).toMatch(/informer_handler_errors_total\{informer="cms"\} 2/);
+    await inf.stop();
+  });
+
+  it('a list that hangs is aborted after listTimeoutMs and retried', async () => {
+    const lw = new ScriptedLW();
+    lw.hangLists = 1;
+    lw.items = [cm('a', '1')];
+    const { inf } = setup(lw, { listTimeoutMs: 50 });
+    inf.start();
+    expect(await inf.waitForSync({ timeoutMs: 2000 })).toBe(true);
+    expect(lw.lists).toBe(2);
     await inf.stop();
   });
 

@@ -114,6 +114,12 @@ export interface InformerOptions<T> {
    * that ask for them; default 150 s = two missed bookmarks plus slack.
    */
   inactivityTimeoutMs?: number;
+  /**
+   * Abort a list that takes longer than this (a pooled keep-alive connection
+   * can be dead without anyone noticing; a list on it would hang forever).
+   * Default 60 s, the apiserver's own default request timeout.
+   */
+  listTimeoutMs?: number;
   /** Restart backoff; default 800 ms doubling to 30 s (client-go reflector), jitter 0.2. */
   backoff?: BackoffOptions;
   /** Applied to every object before caching; default stripManagedFields. */
@@ -277,7 +283,8 @@ export class Informer<T extends k8s.KubernetesObject> {
 
   /** List, then diff against the cache: add/update for new or changed, delete for vanished objects. */
   private async relist(signal: AbortSignal): Promise<void> {
-    const res = await this.opts.lw.list({ labelSelector: this.opts.labelSelector, signal });
+    const listSignal = AbortSignal.any([signal, AbortSignal.timeout(this.opts.listTimeoutMs ?? 60_000)]);
+    const res = await this.opts.lw.list({ labelSelector: this.opts.labelSelector, signal: listSignal });
     if (signal.aborted) return;
     this.metrics.relist();
     const next = new Map<string, T>();
