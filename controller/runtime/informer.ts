@@ -334,6 +334,8 @@ export class Informer<T extends k8s.KubernetesObject> {
         dog = setTimeout(() => finish({ kind: 'stale' }), this.inactivityMs());
       };
       const onStop = () => finish({ kind: 'stopped' });
+      // stop() may have run synchronously from a handler during the relist.
+      if (signal.aborted) return onStop();
       signal.addEventListener('abort', onStop, { once: true });
       arm();
       const onEvent = (type: WatchEventType, obj: any) => {
