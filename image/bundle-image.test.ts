@@ -5,7 +5,7 @@ import { parse } from 'yaml';
 import { userEntries } from './base';
 import { BUNDLE_DIR, bundleImageSpec, readBundleDockerfile } from './bundle-image';
 import { catalogImageSpec, CATALOG_DIR } from './catalog-image';
-import { buildImage, readTar } from './oci';
+import { buildImage, readTar, type LayerEntry } from './oci';
 
 const annotations = (parse(readFileSync(join(BUNDLE_DIR, 'metadata', 'annotations.yaml'), 'utf8')) as { annotations: Record<string, string> }).annotations;
 
@@ -63,7 +63,8 @@ describe('catalog image', () => {
     expect(c.config).toMatchObject({
       User: '65532:65532',
       Entrypoint: ['/bin/opm'],
-      Cmd: ['serve', '/configs', '--cache-dir=/tmp/cache'],
+      // opm would refuse --cache-dir without a pre-built cache; the reproducible image builds it at start
+      Cmd: ['serve', '/configs', '--cache-dir=/tmp/cache', '--cache-enforce-integrity=false'],
       ExposedPorts: { '50051/tcp': {} },
     });
     expect(c.config.Labels['operators.operatorframework.io.index.configs.v1']).toBe('/configs');
@@ -73,5 +74,22 @@ describe('catalog image', () => {
     expect(bin['bin/opm']).toMatchObject({ type: 'file', mode: 0o755, uid: 0 });
     expect(configs['configs/flight-operator/catalog.yaml']).toMatchObject({ type: 'file', mode: 0o644 });
     expect(configs['configs/flight-operator/catalog.yaml'].content!.equals(readFileSync(join(CATALOG_DIR, 'flight-operator', 'catalog.yaml')))).toBe(true);
+    expect(img.layers).toHaveLength(3); // no baked cache
+  });
+
+  it('GIVEN a baked cache THEN Cmd is upstream\'s exactly and the cache is owned by 65532', async () => {
+    const bakedCache: LayerEntry[] = [
+      { type: 'dir', path: 'tmp', mode: 0o1777 },
+      { type: 'dir', path: 'tmp/cache', mode: 0o770, uid: 65532, gid: 65532 },
+      { type: 'file', path: 'tmp/cache/pogreb.v1/digest', content: '0123456789abcdef', mode: 0o660, uid: 65532, gid: 65532 },
+    ];
+    const s = spec();
+    const img = await buildImage(catalogImageSpec({ opm: { binary: Buffer.from('x'), version: '' }, base: { entries: userEntries(), packages: [] }, version: '0.1.0', bakedCache }, 0));
+    expect(JSON.parse(img.config.toString()).config.Cmd).toEqual(['serve', '/configs', '--cache-dir=/tmp/cache']);
+    expect(img.layers).toHaveLength(s.layers.length + 1);
+    const cache = Object.fromEntries(readTar(img.layers[3].tar).map((e) => [e.path, e]));
+    expect(cache['tmp']).toMatchObject({ uid: 0, mode: 0o1777 }); // the layer must not reset /tmp
+    expect(cache['tmp/cache']).toMatchObject({ uid: 65532, mode: 0o770 });
+    expect(cache['tmp/cache/pogreb.v1']).toMatchObject({ uid: 0, mode: 0o755 }); // parents added by makeTar
   });
 });

@@ -12,11 +12,26 @@
  * Debian packages, like the controller's Node. The catalog is checked with
  * `opm validate` before it is packed. Runs as 65532:65532; /tmp is 1777 for
  * the cache.
+ *
+ * The serve cache. `opm serve --cache-dir=X` refuses to start unless X holds
+ * a cache built beforehand (--cache-enforce-integrity defaults to true with
+ * --cache-dir), which is why upstream catalog Dockerfiles RUN
+ * `opm serve /configs --cache-dir=/tmp/cache --cache-only`. But opm's pogreb
+ * cache is not reproducible: pogreb picks a random hash seed, so every build
+ * of the same catalog gives other bytes. Two modes, therefore:
+ *   - "runtime" (default, reproducible): no cache in the image; Cmd adds
+ *     --cache-enforce-integrity=false, so opm builds /tmp/cache when the pod
+ *     starts (milliseconds for this catalog; /tmp must be writable);
+ *   - "baked": the upstream layout, Cmd exactly
+ *     ["serve", "/configs", "--cache-dir=/tmp/cache"] and the cache in
+ *     /tmp/cache (owned by 65532); needed for OLM's grpcPodConfig.extractContent.
+ *     The digest changes with every build.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { debianBase, NONROOT_USER, type DebianBase } from './base';
+import { debianBase, NONROOT_GID, NONROOT_UID, NONROOT_USER, type DebianBase } from './base';
 import { treeEntries } from './bundle-image';
 import { REPO_ROOT, run } from './cache';
 import { packageVersion } from './controller-image';
@@ -38,7 +53,7 @@ export function opmBinDir(log: (s: string) => void = (s) => process.stderr.write
   if (!existsSync(join(REPO_ROOT, 'tools', 'opm', 'build.sh'))) {
     throw new Error('tools/opm/build.sh is missing: the catalog image needs opm (tools/ensure.sh opm), or set FLIGHT_OPM=/path/to/opm');
   }
-  log('catalog: tools/ensure.sh opm (a cold build takes minutes)');
+  log('catalog: opm from tools/ensure.sh opm');
   const r = spawnSync('bash', [join(REPO_ROOT, 'tools', 'ensure.sh'), 'opm'], { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   if (r.status !== 0) throw new Error(`tools/ensure.sh opm failed (exit ${r.status})`);
   return r.stdout.trim().split('\n').pop()!;
@@ -68,11 +83,43 @@ export function validateCatalog(opmPath: string, dir = CATALOG_DIR): void {
   run(opmPath, ['validate', dir], { what: `opm validate ${dir}` });
 }
 
+export type CatalogCacheMode = 'runtime' | 'baked';
+
 export interface CatalogInputs {
   opm: Pick<OpmBinary, 'binary' | 'version' | 'healthProbe'>;
   base: DebianBase;
   dir?: string;
   version?: string;
+  /** Entries of a pre-built serve cache under tmp/cache ("baked" mode); absent: "runtime" mode. */
+  bakedCache?: LayerEntry[];
+}
+
+/**
+ * `opm serve --cache-only` into a temp dir: the pogreb cache for `dir`, as
+ * entries under tmp/cache owned by 65532 (opm opens it read-write at start).
+ */
+export function bakeServeCache(opmPath: string, dir = CATALOG_DIR): LayerEntry[] {
+  const tmp = mkdtempSync(join(tmpdir(), 'opm-cache-'));
+  try {
+    const cache = join(tmp, 'cache');
+    run(opmPath, ['serve', dir, `--cache-dir=${cache}`, '--cache-only', '--pprof-addr=', `--termination-log=${join(tmp, 'termination-log')}`], { what: 'opm serve --cache-only' });
+    // /tmp itself must be listed: a parent makeTar adds would be 0755 and, applied over the base, take /tmp's 1777 away.
+    const out: LayerEntry[] = [{ type: 'dir', path: 'tmp', mode: 0o1777 }];
+    const walk = (rel: string) => {
+      const st = lstatSync(join(cache, rel));
+      const path = rel ? `tmp/cache/${rel}` : 'tmp/cache';
+      if (st.isDirectory()) {
+        out.push({ type: 'dir', path, mode: 0o770, uid: NONROOT_UID, gid: NONROOT_GID });
+        for (const n of readdirSync(join(cache, rel)).sort()) walk(rel ? `${rel}/${n}` : n);
+      } else if (st.isFile()) {
+        out.push({ type: 'file', path, content: readFileSync(join(cache, rel)), mode: 0o660, uid: NONROOT_UID, gid: NONROOT_GID });
+      } else throw new Error(`opm cache: unexpected ${rel}`);
+    };
+    walk('');
+    return out;
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 }
 
 export function catalogImageSpec(inputs: CatalogInputs, epoch?: number): ImageSpec {
@@ -86,12 +133,13 @@ export function catalogImageSpec(inputs: CatalogInputs, epoch?: number): ImageSp
       { entries: inputs.base.entries, createdBy: 'image/base.ts: users, nsswitch, /tmp, CA bundle', comment: `debian bookworm: ${inputs.base.packages.join(' ')}` },
       { entries: bin, createdBy: `image/catalog-image.ts: opm ${opmVersion}` },
       { entries: treeEntries(inputs.dir ?? CATALOG_DIR, 'configs'), createdBy: 'image/catalog-image.ts: olm-bundle/catalog -> /configs' },
+      ...(inputs.bakedCache ? [{ entries: inputs.bakedCache, createdBy: 'opm serve /configs --cache-dir=/tmp/cache --cache-only' }] : []),
     ],
     config: {
       User: NONROOT_USER,
       ExposedPorts: [`${GRPC_PORT}/tcp`],
       Entrypoint: ['/bin/opm'],
-      Cmd: ['serve', '/configs', '--cache-dir=/tmp/cache'],
+      Cmd: ['serve', '/configs', '--cache-dir=/tmp/cache', ...(inputs.bakedCache ? [] : ['--cache-enforce-integrity=false'])],
       Labels: {
         'operators.operatorframework.io.index.configs.v1': '/configs',
         'org.opencontainers.image.title': 'flight-operator-catalog',
@@ -104,10 +152,18 @@ export function catalogImageSpec(inputs: CatalogInputs, epoch?: number): ImageSp
   };
 }
 
-export async function buildCatalogImage(opts: BuildOptions & { epoch?: number; dir?: string } = {}): Promise<{ image: BuiltImage; name: ImageName; opm: OpmBinary; base: DebianBase }> {
+export interface CatalogImageOptions extends BuildOptions {
+  epoch?: number;
+  dir?: string;
+  /** Default "runtime" (reproducible); see the top of this file. */
+  cache?: CatalogCacheMode;
+}
+
+export async function buildCatalogImage(opts: CatalogImageOptions = {}): Promise<{ image: BuiltImage; name: ImageName; opm: OpmBinary; base: DebianBase }> {
   const opm = resolveOpm();
   validateCatalog(opm.path, opts.dir);
   const base = debianBase({ binaries: opm.dynamic ? [opm.path] : [] });
-  const image = await buildImage(catalogImageSpec({ opm, base, ...(opts.dir ? { dir: opts.dir } : {}) }, opts.epoch), opts);
+  const bakedCache = opts.cache === 'baked' ? bakeServeCache(opm.path, opts.dir) : undefined;
+  const image = await buildImage(catalogImageSpec({ opm, base, ...(opts.dir ? { dir: opts.dir } : {}), ...(bakedCache ? { bakedCache } : {}) }, opts.epoch), opts);
   return { image, name: catalogImageName(), opm, base };
 }

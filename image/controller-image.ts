@@ -24,7 +24,7 @@ import { cachePath, cachedDir, REPO_ROOT, run } from './cache';
 import { buildImage, sha256, type BuildOptions, type BuiltImage, type ImageName, type ImageSpec, type LayerEntry } from './oci';
 
 /** The controller's entry point, bundled into /app/controller.js. */
-export const CONTROLLER_ENTRY = 'image/placeholder-main.ts';
+export const CONTROLLER_ENTRY = 'controller/main.ts';
 /** The Node binary the project runs on (npm package `node`, version pinned in package.json). */
 export const NODE_BINARY = 'node_modules/node/bin/node';
 export const CONTROLLER_REPOSITORY = 'ghcr.io/flight-operator/controller';

@@ -4,6 +4,9 @@
  *   npm run image                      all three: controller, bundle, catalog
  *   npm run image -- controller        only some (controller, bundle, catalog)
  *   npm run image -- --no-lock         do not write infra/controller-image.json
+ *   npm run image -- --catalog-cache=baked
+ *                                      bake opm's serve cache into the catalog image
+ *                                      (upstream layout; NOT reproducible, see catalog-image.ts)
  *   npm run image -- --repin-debian    re-pin image/debian-packages.json to apt's candidates
  *
  * Each image lands in dist/images/<name>/ (OCI image layout) and
@@ -19,7 +22,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 
 import { join, relative } from 'node:path';
 import { buildBundleImage } from './bundle-image';
 import { REPO_ROOT, cacheRoot } from './cache';
-import { buildCatalogImage } from './catalog-image';
+import { buildCatalogImage, type CatalogCacheMode } from './catalog-image';
 import { buildControllerImage, CONTROLLER_ENTRY } from './controller-image';
 import { repin } from './debian';
 import { formatBytes, sourceDateEpoch, writeDockerArchive, writeOciLayout, type BuiltImage, type ImageName } from './oci';
@@ -77,14 +80,17 @@ function bundleReferences(image: string): boolean {
 
 async function main(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
-    console.log('usage: npm run image -- [controller] [bundle] [catalog] [--no-lock] [--repin-debian]');
+    console.log('usage: npm run image -- [controller] [bundle] [catalog] [--no-lock] [--catalog-cache=runtime|baked] [--repin-debian]');
     return 0;
   }
   if (argv.includes('--repin-debian')) {
     repin();
     return 0;
   }
-  const unknown = argv.filter((a) => a.startsWith('-') && a !== '--no-lock');
+  const cacheFlag = argv.find((a) => a.startsWith('--catalog-cache='));
+  const catalogCache = (cacheFlag?.split('=')[1] ?? 'runtime') as CatalogCacheMode;
+  const unknown = argv.filter((a) => a.startsWith('-') && a !== '--no-lock' && a !== cacheFlag);
+  if (catalogCache !== 'runtime' && catalogCache !== 'baked') unknown.push(cacheFlag!);
   const wanted = argv.filter((a) => !a.startsWith('-'));
   const bad = wanted.filter((w) => !(NAMES as readonly string[]).includes(w));
   if (unknown.length || bad.length) {
@@ -122,10 +128,10 @@ async function main(argv: string[]): Promise<number> {
         write(name, r.image, r.name, OUT_DIR);
         summaries.push(summarize(name, r.image, r.name, started));
       } else {
-        const r = await buildCatalogImage({ epoch });
+        const r = await buildCatalogImage({ epoch, cache: catalogCache });
         write(name, r.image, r.name, OUT_DIR);
         summaries.push(summarize(name, r.image, r.name, started));
-        console.log(`catalog: opm ${r.opm.dynamic ? 'dynamic (libraries added)' : 'static'}${r.opm.healthProbe ? ', with grpc_health_probe' : ''}`);
+        console.log(`catalog: opm ${r.opm.dynamic ? 'dynamic (libraries added)' : 'static'}${r.opm.healthProbe ? ', with grpc_health_probe' : ''}; serve cache ${catalogCache === 'baked' ? 'baked into /tmp/cache (digest not reproducible)' : 'built at start'}`);
       }
     } catch (e) {
       failures.push(name);

@@ -39,6 +39,8 @@ export interface RunOptions {
   args?: string[];
   env?: Record<string, string>;
   onLine?: (line: string) => void;
+  /** Mount an empty tmpfs on /tmp, as the controller's Deployment does with an emptyDir (default true). */
+  tmpfs?: boolean;
 }
 
 export interface Running {
@@ -63,7 +65,7 @@ export function runImage(opts: RunOptions): Running {
     'mount --bind "$R" "$R"',
     'mount -o remount,bind,ro "$R"',
     'mount -t proc proc "$R/proc"',
-    'mount -t tmpfs -o mode=1777,size=64m tmpfs "$R/tmp"',
+    ...(opts.tmpfs ?? true ? ['mount -t tmpfs -o mode=1777,size=64m tmpfs "$R/tmp"'] : ['mount --bind "$R/tmp" "$R/tmp"', 'mount -o remount,bind,rw "$R/tmp"']),
     'mount -t tmpfs -o mode=755,size=1m tmpfs "$R/dev"',
     'for d in null zero random urandom; do touch "$R/dev/$d"; mount --bind "/dev/$d" "$R/dev/$d"; done',
     'mount --bind /etc/hosts "$R/etc/hosts"',
