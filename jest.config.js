@@ -7,6 +7,8 @@
  */
 const transform = { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2023' } }] };
 module.exports = {
+  // Global, not per project (jest ignores it there). Integration tests wait on real processes.
+  testTimeout: 120000,
   projects: [
     {
       displayName: 'unit',
@@ -23,7 +25,6 @@ module.exports = {
       testMatch: ['**/*.test.ts'],
       globalSetup: '<rootDir>/testenv/jest-global-setup.ts',
       globalTeardown: '<rootDir>/testenv/jest-global-teardown.ts',
-      testTimeout: 120000,
     },
   ],
 };

@@ -6,7 +6,7 @@
 import { waitFor } from '../../testenv/kube';
 import { useNamespace } from '../../testenv/namespace';
 import type { Child } from '../support/child-process';
-import { applyCrd, condition, createTicket, getTicket, startBookings, startController, ticketEvents, waitForReady, type BookingEnv } from '../support/operator-env';
+import { applyCrd, condition, createTicket, getTicket, startBookings, startController, ticketEvents, ticketsApi, TICKETS, waitForReady, type BookingEnv } from '../support/operator-env';
 
 const ns = useNamespace('failures');
 let bookings: BookingEnv;
@@ -54,6 +54,9 @@ test('while the booking service is down the ticket says so; when it is back the 
 }, 120_000);
 
 test('a 429 with Retry-After: 3 is honoured: the next try waits at least that long', async () => {
+  // Only this ticket may talk to the booking service, so the request after the 429 is its retry.
+  await ticketsApi().deleteNamespacedCustomObject({ ...TICKETS, namespace: ns.name, name: 'patient' });
+  await waitFor('the first ticket gone', async () => (await getTicket(ns.name, 'patient')) === undefined, { timeoutMs: 30_000 });
   // GIVEN the next booking request is rate limited with Retry-After: 3
   bookings.service.setFaults({ failNext: { kind: 'rate_limited', count: 1, method: 'GET', path: '/v1/bookings' }, retryAfterSeconds: 3 });
   requests.length = 0;
