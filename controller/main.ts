@@ -71,14 +71,17 @@ function lazyBookings(config: ControllerConfig, onRequest: (e: BookingRequestEve
   };
 }
 
-/** Spec, deletion, finalizer or annotation changes need work; status-only updates (our own writes) do not. */
+/**
+ * Spec, deletion or annotation changes need work. Status and finalizer
+ * updates are our own writes: reacting to them would run a second reconcile
+ * at once, cutting short a Retry-After backoff.
+ */
 function needsReconcile(oldObj: k8s.KubernetesObject, newObj: k8s.KubernetesObject): boolean {
   const a = oldObj.metadata ?? {};
   const b = newObj.metadata ?? {};
   return (
     a.generation !== b.generation ||
     String(a.deletionTimestamp) !== String(b.deletionTimestamp) ||
-    JSON.stringify(a.finalizers ?? []) !== JSON.stringify(b.finalizers ?? []) ||
     JSON.stringify(a.annotations ?? {}) !== JSON.stringify(b.annotations ?? {})
   );
 }
