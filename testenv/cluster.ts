@@ -1,0 +1,785 @@
+/**
+ * A real Kubernetes control plane on 127.0.0.1 for tests and the local demo:
+ * etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok (one
+ * fake Node, so Deployments become Available without a kubelet). Binaries come
+ * from testenv/binaries.ts (built from upstream Go modules by tools/ensure.sh,
+ * or FLIGHT_K8S_BIN / KUBEBUILDER_ASSETS).
+ *
+ *   const c = await startCluster();          // ephemeral, watchdog-guarded
+ *   ... KUBECONFIG=c.kubeconfigPath ...
+ *   await c.stop();
+ *
+ * Everything lives in one state dir: pki/, *.kubeconfig, etcd/ data, logs/
+ * (one log per component) and cluster.json (ports, pids, binaries). Each
+ * component runs detached in its own process group. Three layers make sure
+ * nothing outlives its owner:
+ *   - stop() / stopCluster(dir): SIGTERM each group, SIGKILL after 5 s;
+ *   - an ephemeral cluster's watchdog (testenv/watchdog.ts) stops it as soon
+ *     as the owning process dies, however it dies;
+ *   - startCluster() first reaps the ephemeral clusters under
+ *     <root>/run/ whose owner is dead (in case the watchdog was killed too).
+ * Only this module's node:* imports are used, so jest's globalSetup and the
+ * CLI load it fast.
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Binaries, REPO_ROOT, resolveBinaries } from './binaries';
+import { issue, Issued, loadIssued, newKeyPair } from './certs';
+
+export const COMPONENTS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok'] as const;
+export type Component = (typeof COMPONENTS)[number];
+
+export const SERVICE_CIDR = '10.96.0.0/16';
+export const KUBERNETES_SERVICE_IP = '10.96.0.1';
+export const POD_CIDR = '10.244.0.0/16';
+export const DEFAULT_NODE_NAME = 'kwok-node-0';
+/** kwok manages only Nodes carrying this annotation. */
+export const KWOK_NODE_ANNOTATION = 'kwok.x-k8s.io/node';
+
+export interface Ports {
+  etcdClient: number;
+  etcdPeer: number;
+  apiserver: number;
+  controllerManager: number;
+  scheduler: number;
+}
+
+/** What <dir>/cluster.json holds. */
+export interface ClusterState {
+  version: 1;
+  dir: string;
+  persistent: boolean;
+  /** The process whose death ends an ephemeral cluster (null: runs until `down`). */
+  owner: { pid: number; startTime: string } | null;
+  server: string;
+  kubeconfig: string;
+  ports: Ports;
+  nodeName: string;
+  processes: Partial<Record<Component | 'watchdog', number>>;
+  binaries: Binaries;
+  startedAt: string;
+  /** Seconds from startCluster() to each milestone. */
+  timings?: Record<string, number>;
+}
+
+export interface StartOptions {
+  /** State dir. Default: a fresh ephemeral dir under <root>/run/. */
+  dir?: string;
+  /** Keep the dir (certs, etcd data) on stop and let the cluster outlive this process. Default: false. */
+  persistent?: boolean;
+  /** Stop the cluster when this process dies. Default: !persistent. */
+  watchdog?: boolean;
+  binaries?: Binaries;
+  nodeName?: string;
+  /** Give up waiting for readiness after this long. Default 180 s (FLIGHT_CLUSTER_TIMEOUT_MS). */
+  timeoutMs?: number;
+  log?: (msg: string) => void;
+}
+
+export interface Cluster {
+  dir: string;
+  /** Admin kubeconfig (client cert with O=system:masters). */
+  kubeconfigPath: string;
+  server: string;
+  caFile: string;
+  nodeName: string;
+  binaries: Binaries;
+  state: ClusterState;
+  timings: Record<string, number>;
+  stop(): Promise<void>;
+}
+
+/** Root for cluster state: $FLIGHT_CLUSTER_ROOT or ~/.cache/flight-operator. */
+export function clusterRoot(): string {
+  return process.env.FLIGHT_CLUSTER_ROOT ?? path.join(os.homedir(), '.cache', 'flight-operator');
+}
+
+/** State dir of the long-lived `npm run cluster -- up` cluster. */
+export function defaultPersistentDir(): string {
+  return process.env.FLIGHT_CLUSTER_DIR ?? path.join(clusterRoot(), 'cluster');
+}
+
+const runRoot = () => path.join(clusterRoot(), 'run');
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+// ---- processes -------------------------------------------------------------
+
+/** Field 22 of /proc/<pid>/stat: start time in clock ticks since boot; tells a pid's reuse apart. */
+export function procStartTime(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** pid runs and is no zombie. */
+export function procAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat[stat.lastIndexOf(')') + 2];
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
+/** pid is alive and is one of this dir's processes (guards against pid reuse). */
+function procOurs(pid: number, dir: string): boolean {
+  if (!procAlive(pid)) return false;
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir);
+  } catch {
+    return false;
+  }
+}
+
+function signalGroup(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, sig);
+  } catch {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+/** SIGTERM every listed process of dir (its whole group), SIGKILL what is left after graceMs. */
+export async function killProcesses(dir: string, pids: number[], graceMs = 5000): Promise<void> {
+  const live = pids.filter((p) => procOurs(p, dir));
+  for (const p of live) signalGroup(p, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (live.some((p) => procOurs(p, dir)) && Date.now() < deadline) await sleep(50);
+  const stubborn = live.filter((p) => procOurs(p, dir));
+  for (const p of stubborn) signalGroup(p, 'SIGKILL');
+  while (stubborn.some((p) => procOurs(p, dir)) && Date.now() < deadline + 5000) await sleep(50);
+}
+
+export function readState(dir: string): ClusterState | null {
+  try {
+    return JSON.parse(readFileSync(path.join(dir, 'cluster.json'), 'utf8')) as ClusterState;
+  } catch {
+    return null;
+  }
+}
+
+function writeState(state: ClusterState): void {
+  const file = path.join(state.dir, 'cluster.json');
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(state, null, 2)}\n`);
+  // rename is atomic: a watchdog or reaper never reads half a file
+  renameSync(`${file}.tmp`, file);
+}
+
+/** Which of a state's processes still run. */
+export function liveProcesses(state: ClusterState): Partial<Record<Component | 'watchdog', number>> {
+  const out: Partial<Record<Component | 'watchdog', number>> = {};
+  for (const [name, pid] of Object.entries(state.processes)) {
+    if (pid && procOurs(pid, state.dir)) out[name as Component] = pid;
+  }
+  return out;
+}
+
+const STOP_ORDER: Component[][] = [
+  ['kwok', 'kube-scheduler', 'kube-controller-manager'],
+  ['kube-apiserver'],
+  ['etcd'],
+];
+
+/** Stops the cluster whose state is in dir (any process may call this). Removes dir unless persistent (or keepDir). */
+export async function stopCluster(dir: string, opts: { keepDir?: boolean; graceMs?: number } = {}): Promise<void> {
+  const state = readState(dir);
+  if (state) {
+    // This process does the teardown: the watchdog (if any) goes first, at once.
+    const { watchdog } = state.processes;
+    if (watchdog && procOurs(watchdog, dir)) {
+      signalGroup(watchdog, 'SIGKILL');
+      await killProcesses(dir, [watchdog], 1000);
+    }
+    // Clients first, then the apiserver, then etcd: an apiserver whose etcd
+    // is gone hangs in shutdown until SIGKILL.
+    for (const phase of STOP_ORDER) {
+      const pids = phase.map((name) => state.processes[name]).filter((p): p is number => !!p);
+      await killProcesses(dir, pids, opts.graceMs);
+    }
+  }
+  if (!(opts.keepDir ?? state?.persistent ?? false)) rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * Stops ephemeral clusters under <root>/run/ whose owner process is gone (the
+ * test run was killed and so was its watchdog) and removes their dirs.
+ * Returns the dirs it reaped.
+ */
+export async function reapStaleClusters(log: (msg: string) => void = () => {}): Promise<string[]> {
+  const root = runRoot();
+  if (!existsSync(root)) return [];
+  const reaped: string[] = [];
+  for (const name of readdirSync(root)) {
+    const dir = path.join(root, name);
+    const state = readState(dir);
+    if (state?.owner) {
+      const ownerAlive = procAlive(state.owner.pid) && procStartTime(state.owner.pid) === state.owner.startTime;
+      if (ownerAlive) continue;
+    } else if (!state) {
+      // No state yet: a start in progress writes it within milliseconds; leave young dirs alone.
+      try {
+        if (Date.now() - statSync(dir).mtimeMs < 60_000) continue;
+      } catch {
+        continue;
+      }
+    }
+    const left = state ? Object.values(liveProcesses(state)).length : 0;
+    log(`testenv: reaping stale cluster ${dir} (owner gone, ${left} process(es) left)`);
+    await stopCluster(dir, { keepDir: false, graceMs: 2000 });
+    reaped.push(dir);
+  }
+  return reaped;
+}
+
+// ---- files -----------------------------------------------------------------
+
+async function freePorts(n: number, avoid: Set<number> = new Set()): Promise<number[]> {
+  const servers: net.Server[] = [];
+  const ports: number[] = [];
+  try {
+    while (ports.length < n) {
+      const srv = net.createServer();
+      await new Promise<void>((resolve, reject) => {
+        srv.once('error', reject);
+        srv.listen(0, '127.0.0.1', () => resolve());
+      });
+      servers.push(srv);
+      const port = (srv.address() as net.AddressInfo).port;
+      if (!avoid.has(port)) ports.push(port);
+    }
+  } finally {
+    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  }
+  return ports;
+}
+
+async function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+async function choosePorts(previous: Ports | undefined): Promise<Ports> {
+  const keys: Array<keyof Ports> = ['etcdClient', 'etcdPeer', 'apiserver', 'controllerManager', 'scheduler'];
+  // A restarted persistent cluster keeps its ports when it can: etcd remembers
+  // its peer URL and users keep the kubeconfig's server address.
+  if (previous && (await Promise.all(keys.map((k) => portFree(previous[k])))).every(Boolean)) return { ...previous };
+  const [etcdClient, etcdPeer, apiserver, controllerManager, scheduler] = await freePorts(5);
+  return { etcdClient: etcdClient!, etcdPeer: etcdPeer!, apiserver: apiserver!, controllerManager: controllerManager!, scheduler: scheduler! };
+}
+
+interface Pki {
+  dir: string;
+  ca: Issued;
+}
+
+/** Writes name.crt/name.key under pki/ (mode 0600 keys). */
+function writePair(pki: string, name: string, c: { certPem?: string; keyPem: string; publicPem?: string }): void {
+  if (c.certPem) writeFileSync(path.join(pki, `${name}.crt`), c.certPem);
+  writeFileSync(path.join(pki, `${name}.key`), c.keyPem, { mode: 0o600 });
+  if (!c.certPem && c.publicPem) writeFileSync(path.join(pki, `${name}.pub`), c.publicPem);
+}
+
+const CLIENTS: Record<string, { cn: string; o?: string[] }> = {
+  // Bootstrap RBAC binds these users to their roles; the controller-manager
+  // then runs each controller under its own service account.
+  admin: { cn: 'flight-admin', o: ['system:masters'] },
+  'kube-controller-manager': { cn: 'system:kube-controller-manager' },
+  'kube-scheduler': { cn: 'system:kube-scheduler' },
+  kwok: { cn: 'kwok-controller', o: ['system:masters'] },
+};
+
+/** CA, serving cert, client certs, front-proxy pair and service-account key. Reused when present. */
+function ensurePki(dir: string): Pki {
+  const pki = path.join(dir, 'pki');
+  const caSubject = { commonName: 'flight-operator-test-ca' };
+  if (existsSync(path.join(pki, 'complete'))) {
+    return { dir: pki, ca: loadIssued(readFileSync(path.join(pki, 'ca.crt'), 'utf8'), readFileSync(path.join(pki, 'ca.key'), 'utf8'), caSubject) };
+  }
+  mkdirSync(pki, { recursive: true });
+  const ca = issue({ subject: caSubject, isCA: true });
+  writePair(pki, 'ca', ca);
+  writePair(
+    pki,
+    'apiserver',
+    issue({
+      subject: { commonName: 'kube-apiserver' },
+      issuer: ca,
+      server: true,
+      dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'],
+      ips: ['127.0.0.1', KUBERNETES_SERVICE_IP],
+    }),
+  );
+  for (const [name, c] of Object.entries(CLIENTS)) {
+    writePair(pki, name, issue({ subject: { commonName: c.cn, organizations: c.o ?? [] }, issuer: ca, client: true }));
+  }
+  // Aggregation layer (APIService backends such as OLM's packageserver): the
+  // apiserver authenticates to them with this client cert.
+  const frontProxyCa = issue({ subject: { commonName: 'flight-operator-front-proxy-ca' }, isCA: true });
+  writePair(pki, 'front-proxy-ca', frontProxyCa);
+  writePair(pki, 'front-proxy-client', issue({ subject: { commonName: 'front-proxy-client' }, issuer: frontProxyCa, client: true }));
+  writePair(pki, 'sa', newKeyPair());
+  writeFileSync(path.join(pki, 'complete'), '');
+  return { dir: pki, ca };
+}
+
+function kubeconfigYaml(server: string, pki: string, user: string): string {
+  const b64 = (f: string) => readFileSync(path.join(pki, f)).toString('base64');
+  return [
+    'apiVersion: v1',
+    'kind: Config',
+    'clusters:',
+    '- name: flight',
+    '  cluster:',
+    `    server: ${server}`,
+    `    certificate-authority-data: ${b64('ca.crt')}`,
+    'users:',
+    `- name: ${user}`,
+    '  user:',
+    `    client-certificate-data: ${b64(`${user}.crt`)}`,
+    `    client-key-data: ${b64(`${user}.key`)}`,
+    'contexts:',
+    `- name: flight`,
+    '  context:',
+    '    cluster: flight',
+    `    user: ${user}`,
+    'current-context: flight',
+    '',
+  ].join('\n');
+}
+
+function tail(file: string, lines = 40): string {
+  try {
+    const all = readFileSync(file, 'utf8').trimEnd().split('\n');
+    return all.slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+// ---- API calls (node:https, no client library) ------------------------------
+
+interface Api {
+  request(method: string, urlPath: string, body?: unknown): Promise<{ status: number; body: string }>;
+}
+
+function apiClient(server: string, pki: string): Api {
+  const ca = readFileSync(path.join(pki, 'ca.crt'));
+  const cert = readFileSync(path.join(pki, 'admin.crt'));
+  const key = readFileSync(path.join(pki, 'admin.key'));
+  const url = new URL(server);
+  return {
+    request(method, urlPath, body) {
+      return new Promise((resolve, reject) => {
+        const data = body === undefined ? undefined : JSON.stringify(body);
+        const req = https.request(
+          {
+            host: url.hostname,
+            port: url.port,
+            path: urlPath,
+            method,
+            ca,
+            cert,
+            key,
+            agent: false,
+            timeout: 5000,
+            headers: data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {},
+          },
+          (res) => {
+            let text = '';
+            res.setEncoding('utf8');
+            res.on('data', (c: string) => (text += c));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+          },
+        );
+        req.on('timeout', () => req.destroy(new Error(`timeout: ${method} ${urlPath}`)));
+        req.on('error', reject);
+        req.end(data);
+      });
+    },
+  };
+}
+
+// ---- start -----------------------------------------------------------------
+
+interface Spec {
+  name: Component;
+  bin: string;
+  args: string[];
+  env?: NodeJS.ProcessEnv;
+}
+
+function specs(dir: string, b: Binaries, ports: Ports, nodeName: string): Spec[] {
+  const pki = path.join(dir, 'pki');
+  const p = (f: string) => path.join(pki, f);
+  const etcdUrl = `http://127.0.0.1:${ports.etcdClient}`;
+  const peerUrl = `http://127.0.0.1:${ports.etcdPeer}`;
+  const kc = (n: string) => path.join(dir, `${n}.kubeconfig`);
+  return [
+    {
+      name: 'etcd',
+      bin: b.etcd,
+      args: [
+        '--name=default',
+        `--data-dir=${path.join(dir, 'etcd')}`,
+        `--listen-client-urls=${etcdUrl}`,
+        `--advertise-client-urls=${etcdUrl}`,
+        `--listen-peer-urls=${peerUrl}`,
+        `--initial-advertise-peer-urls=${peerUrl}`,
+        `--initial-cluster=default=${peerUrl}`,
+        '--initial-cluster-state=new',
+        // Test data: no fsync (much faster on shared disks), a small quota.
+        '--unsafe-no-fsync=true',
+        '--quota-backend-bytes=2147483648',
+        '--log-level=warn',
+      ],
+    },
+    {
+      name: 'kube-apiserver',
+      bin: b.kubeApiserver,
+      args: [
+        `--etcd-servers=${etcdUrl}`,
+        '--bind-address=127.0.0.1',
+        '--advertise-address=127.0.0.1',
+        `--secure-port=${ports.apiserver}`,
+        `--cert-dir=${pki}`,
+        `--tls-cert-file=${p('apiserver.crt')}`,
+        `--tls-private-key-file=${p('apiserver.key')}`,
+        `--client-ca-file=${p('ca.crt')}`,
+        '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+        `--service-account-key-file=${p('sa.pub')}`,
+        `--service-account-signing-key-file=${p('sa.key')}`,
+        `--service-cluster-ip-range=${SERVICE_CIDR}`,
+        '--authorization-mode=RBAC',
+        // Privileged pods are allowed by the apiserver itself, so Pod Security
+        // admission (enabled by default) is what decides per namespace.
+        '--allow-privileged=true',
+        // The "kubernetes" Service cannot point at a loopback address.
+        '--endpoint-reconciler-type=none',
+        `--requestheader-client-ca-file=${p('front-proxy-ca.crt')}`,
+        '--requestheader-allowed-names=front-proxy-client',
+        '--requestheader-username-headers=X-Remote-User',
+        '--requestheader-group-headers=X-Remote-Group',
+        '--requestheader-extra-headers-prefix=X-Remote-Extra-',
+        `--proxy-client-cert-file=${p('front-proxy-client.crt')}`,
+        `--proxy-client-key-file=${p('front-proxy-client.key')}`,
+        '--profiling=false',
+      ],
+    },
+    {
+      name: 'kube-controller-manager',
+      bin: b.kubeControllerManager,
+      args: [
+        `--kubeconfig=${kc('kube-controller-manager')}`,
+        // No --authentication/authorization-kubeconfig: with them it exits when
+        // started before the apiserver's bootstrap RBAC exists. Its /healthz
+        // is served without them.
+        '--bind-address=127.0.0.1',
+        `--secure-port=${ports.controllerManager}`,
+        '--leader-elect=false',
+        '--use-service-account-credentials=true',
+        `--service-account-private-key-file=${p('sa.key')}`,
+        `--root-ca-file=${p('ca.crt')}`,
+        `--cluster-signing-cert-file=${p('ca.crt')}`,
+        `--cluster-signing-key-file=${p('ca.key')}`,
+        `--service-cluster-ip-range=${SERVICE_CIDR}`,
+        '--cluster-name=flight',
+        '--profiling=false',
+      ],
+    },
+    {
+      name: 'kube-scheduler',
+      bin: b.kubeScheduler,
+      args: [
+        // No --config: it would silently override --kubeconfig.
+        `--kubeconfig=${kc('kube-scheduler')}`,
+        '--bind-address=127.0.0.1',
+        `--secure-port=${ports.scheduler}`,
+        '--leader-elect=false',
+        '--profiling=false',
+      ],
+    },
+    {
+      name: 'kwok',
+      bin: b.kwok,
+      args: [
+        `--kubeconfig=${kc('kwok')}`,
+        `--config=${b.kwokStages}`,
+        '--manage-all-nodes=false',
+        `--manage-nodes-with-annotation-selector=${KWOK_NODE_ANNOTATION}=fake`,
+        `--cidr=${POD_CIDR}`,
+        '--node-ip=127.0.0.1',
+        `--node-name=${nodeName}`,
+      ],
+      // kwok also loads ~/.kwok/kwok.yaml when it exists: keep the user's out.
+      env: { ...process.env, HOME: path.join(dir, 'kwok-home') },
+    },
+  ];
+}
+
+function nodeObject(name: string): object {
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: {
+      name,
+      annotations: { [KWOK_NODE_ANNOTATION]: 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+      labels: {
+        'kubernetes.io/hostname': name,
+        'kubernetes.io/os': 'linux',
+        'kubernetes.io/arch': 'amd64',
+        type: 'kwok',
+      },
+    },
+    status: {
+      capacity: { cpu: '16', memory: '64Gi', pods: '110', 'ephemeral-storage': '100Gi' },
+      allocatable: { cpu: '16', memory: '64Gi', pods: '110', 'ephemeral-storage': '100Gi' },
+    },
+  };
+}
+
+class StartError extends Error {}
+
+/**
+ * Starts a control plane and resolves once /readyz is ok, the fake Node is
+ * Ready and the `default` ServiceAccount exists in `default`.
+ */
+export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
+  const t0 = Date.now();
+  const timings: Record<string, number> = {};
+  const mark = (k: string) => (timings[k] = Math.round((Date.now() - t0) / 10) / 100);
+  const log = opts.log ?? ((m: string) => process.stderr.write(`${m}\n`));
+  const persistent = opts.persistent ?? false;
+  const useWatchdog = opts.watchdog ?? (!persistent && process.env.FLIGHT_CLUSTER_WATCHDOG !== '0');
+  const nodeName = opts.nodeName ?? DEFAULT_NODE_NAME;
+  const timeoutMs = opts.timeoutMs ?? Number(process.env.FLIGHT_CLUSTER_TIMEOUT_MS ?? 180_000);
+
+  await reapStaleClusters(log);
+  const binaries = opts.binaries ?? resolveBinaries({ log });
+  mark('binaries');
+
+  let dir: string;
+  if (opts.dir) {
+    dir = path.resolve(opts.dir);
+    mkdirSync(dir, { recursive: true });
+  } else {
+    mkdirSync(runRoot(), { recursive: true });
+    dir = mkdtempSync(path.join(runRoot(), 'c-'));
+  }
+  const previous = readState(dir);
+  if (previous) {
+    const live = liveProcesses(previous);
+    if (Object.keys(live).length) {
+      const comps = Object.keys(live).filter((k) => k !== 'watchdog');
+      if (comps.length === COMPONENTS.length) {
+        throw new StartError(`testenv: a cluster is already running in ${dir} (${Object.values(live).join(' ')}); stop it first`);
+      }
+      log(`testenv: ${dir} has a half-running cluster (${comps.join(', ') || 'watchdog only'}); stopping it`);
+      await stopCluster(dir, { keepDir: true, graceMs: 2000 });
+    }
+  }
+  const logs = path.join(dir, 'logs');
+  mkdirSync(logs, { recursive: true });
+  mkdirSync(path.join(dir, 'kwok-home'), { recursive: true });
+
+  const pki = ensurePki(dir);
+  mark('pki');
+  const ports = await choosePorts(previous?.ports);
+  const server = `https://127.0.0.1:${ports.apiserver}`;
+  const kubeconfig = path.join(dir, 'kubeconfig');
+  writeFileSync(kubeconfig, kubeconfigYaml(server, pki.dir, 'admin'), { mode: 0o600 });
+  for (const user of ['kube-controller-manager', 'kube-scheduler', 'kwok']) {
+    writeFileSync(path.join(dir, `${user}.kubeconfig`), kubeconfigYaml(server, pki.dir, user), { mode: 0o600 });
+  }
+
+  const state: ClusterState = {
+    version: 1,
+    dir,
+    persistent,
+    owner: persistent ? null : { pid: process.pid, startTime: procStartTime(process.pid) ?? '' },
+    server,
+    kubeconfig,
+    ports,
+    nodeName,
+    processes: {},
+    binaries,
+    startedAt: new Date(t0).toISOString(),
+  };
+  writeState(state);
+
+  const children: ChildProcess[] = [];
+  let watchdog: ChildProcess | undefined;
+  if (useWatchdog) {
+    const out = openSync(path.join(logs, 'watchdog.log'), 'a');
+    watchdog = spawn(process.execPath, [path.join(__dirname, 'watchdog.ts'), dir], {
+      detached: true,
+      stdio: ['pipe', out, out],
+      // jest sets NODE_OPTIONS (--experimental-vm-modules); the watchdog needs none.
+      env: { ...process.env, NODE_OPTIONS: '' },
+    });
+    closeSync(out);
+    watchdog.unref();
+    (watchdog.stdin as unknown as { unref?: () => void }).unref?.();
+    state.processes.watchdog = watchdog.pid!;
+    writeState(state);
+  }
+
+  // Any exit before we are done fails the start, with that component's log.
+  let failure: Error | undefined;
+  const exited = new Map<Component, string>();
+  for (const s of specs(dir, binaries, ports, nodeName)) {
+    const logFile = path.join(logs, `${s.name}.log`);
+    const out = openSync(logFile, 'a');
+    const child = spawn(s.bin, s.args, { detached: true, stdio: ['ignore', out, out], env: s.env ?? process.env, cwd: dir });
+    closeSync(out);
+    child.unref();
+    child.on('error', (e) => {
+      exited.set(s.name, e.message);
+      failure ??= new StartError(`testenv: cannot run ${s.name} (${s.bin}): ${e.message}`);
+    });
+    child.on('exit', (code, sig) => {
+      const how = sig ? `signal ${sig}` : `exit code ${code}`;
+      exited.set(s.name, how);
+      failure ??= new StartError(`testenv: ${s.name} stopped during start (${how}); last lines of ${logFile}:\n${tail(logFile)}`);
+    });
+    children.push(child);
+    if (child.pid) state.processes[s.name] = child.pid;
+  }
+  writeState(state);
+  mark('spawned');
+
+  const api = apiClient(server, pki.dir);
+  const deadline = t0 + timeoutMs;
+  const waitFor = async (what: string, check: () => Promise<boolean>, logOf: Component): Promise<void> => {
+    let lastErr = '';
+    for (;;) {
+      if (failure) throw failure;
+      try {
+        if (await check()) return;
+      } catch (e) {
+        lastErr = (e as Error).message;
+      }
+      if (Date.now() > deadline) {
+        const f = path.join(logs, `${logOf}.log`);
+        throw new StartError(
+          `testenv: timed out after ${timeoutMs / 1000}s waiting for ${what}${lastErr ? ` (last error: ${lastErr})` : ''}; last lines of ${f}:\n${tail(f)}`,
+        );
+      }
+      await sleep(100);
+    }
+  };
+
+  const stopAll = async () => {
+    await stopCluster(dir, { keepDir: persistent });
+  };
+
+  try {
+    await waitFor('kube-apiserver /readyz', async () => (await api.request('GET', '/readyz')).status === 200, 'kube-apiserver');
+    mark('readyz');
+    await waitFor(
+      `Node ${nodeName} to be created`,
+      async () => {
+        const r = await api.request('POST', '/api/v1/nodes', nodeObject(nodeName));
+        if (r.status === 201 || r.status === 409) return true;
+        throw new Error(`POST /api/v1/nodes: ${r.status} ${r.body.slice(0, 300)}`);
+      },
+      'kube-apiserver',
+    );
+    await Promise.all([
+      waitFor(
+        `Node ${nodeName} to be Ready (kwok)`,
+        async () => {
+          const r = await api.request('GET', `/api/v1/nodes/${nodeName}`);
+          if (r.status !== 200) return false;
+          const node = JSON.parse(r.body);
+          const ready = (node.status?.conditions ?? []).find((c: { type: string }) => c.type === 'Ready');
+          return ready?.status === 'True';
+        },
+        'kwok',
+      ).then(() => mark('nodeReady')),
+      waitFor(
+        'ServiceAccount default/default (kube-controller-manager)',
+        async () => (await api.request('GET', '/api/v1/namespaces/default/serviceaccounts/default')).status === 200,
+        'kube-controller-manager',
+      ).then(() => mark('defaultServiceAccount')),
+    ]);
+  } catch (e) {
+    log(`testenv: cluster start failed after ${((Date.now() - t0) / 1000).toFixed(1)}s; stopping it`);
+    await stopAll();
+    throw e;
+  }
+  mark('ready');
+  // From here on an exit is no start failure; status reports it.
+  for (const c of children) c.removeAllListeners('exit');
+  state.timings = timings;
+  writeState(state);
+
+  let stopped: Promise<void> | undefined;
+  return {
+    dir,
+    kubeconfigPath: kubeconfig,
+    server,
+    caFile: path.join(pki.dir, 'ca.crt'),
+    nodeName,
+    binaries,
+    state,
+    timings,
+    stop: () => (stopped ??= stopAll()),
+  };
+}
+
+export interface ComponentStatus {
+  name: Component | 'watchdog';
+  pid?: number;
+  running: boolean;
+  log: string;
+}
+
+/** What `npm run cluster -- status` prints: processes and /readyz of the cluster in dir. */
+export async function clusterStatus(dir: string): Promise<{ state: ClusterState | null; components: ComponentStatus[]; readyz?: string }> {
+  const state = readState(dir);
+  if (!state) return { state: null, components: [] };
+  const components: ComponentStatus[] = [...COMPONENTS, 'watchdog' as const]
+    .filter((name) => name !== 'watchdog' || state.processes.watchdog)
+    .map((name) => {
+      const pid = state.processes[name];
+      return { name, pid, running: !!pid && procOurs(pid, dir), log: path.join(dir, 'logs', `${name}.log`) };
+    });
+  let readyz: string | undefined;
+  if (components.find((c) => c.name === 'kube-apiserver')?.running) {
+    try {
+      const r = await apiClient(state.server, path.join(dir, 'pki')).request('GET', '/readyz');
+      readyz = r.status === 200 ? 'ok' : `${r.status} ${r.body.trim().split('\n').slice(-3).join(' ')}`;
+    } catch (e) {
+      readyz = (e as Error).message;
+    }
+  }
+  return { state, components, readyz };
+}
+
+/** How to point kubectl at a cluster. */
+export function usage(c: { kubeconfigPath: string; binaries: Binaries }): string {
+  const kubectl = c.binaries.kubectl || 'kubectl';
+  return [
+    `  export KUBECONFIG=${c.kubeconfigPath}`,
+    `  ${kubectl} get nodes`,
+    `  alias kubectl=${kubectl}   # the kubectl built with the control plane`,
+    `  export FLIGHT_KUBECONFIG=${c.kubeconfigPath}   # npm run jest -- --selectProjects integration reuses it`,
+  ].join('\n');
+}
+
+export { REPO_ROOT };
