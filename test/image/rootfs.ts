@@ -59,6 +59,13 @@ export function runImage(opts: RunOptions): Running {
   if (!argv.length) throw new Error('image has no Entrypoint or Cmd');
   const env: Record<string, string> = Object.fromEntries((config.Env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
   Object.assign(env, opts.env);
+  // The wrapper runs on the host with the host's PATH; only the entrypoint gets
+  // the image's environment (env -i), as a runtime would give it.
+  const hostTool = (t: string) => {
+    const r = spawnSync('sh', ['-c', `command -v ${t}`], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`test/image: ${t} not found`);
+    return r.stdout.trim();
+  };
   const script = [
     'set -e',
     'R=$1; shift',
@@ -70,12 +77,16 @@ export function runImage(opts: RunOptions): Running {
     'for d in null zero random urandom; do touch "$R/dev/$d"; mount --bind "/dev/$d" "$R/dev/$d"; done',
     'mount --bind /etc/hosts "$R/etc/hosts"',
     'mount --bind /etc/resolv.conf "$R/etc/resolv.conf"',
-    `exec chroot ${config.User ? `--userspec=${config.User}` : ''} "$R" "$@"`,
+    'exec "$@"',
   ].join('\n');
-  // unshare without --fork: the shell, then chroot, then the entrypoint are one process,
+  const exec = [
+    hostTool('env'), '-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+    hostTool('chroot'), ...(config.User ? [`--userspec=${config.User}`] : []), rootfs,
+    ...argv,
+  ];
+  // unshare without --fork: the shell, env, chroot and the entrypoint are one process,
   // so signals reach the entrypoint directly. The mounts vanish with it.
-  const child = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, 'run-image', rootfs, ...argv], {
-    env,
+  const child = spawn(hostTool('unshare'), ['--mount', '--propagation', 'private', 'sh', '-c', script, 'run-image', rootfs, ...exec], {
     cwd: '/',
     stdio: ['ignore', 'pipe', 'pipe'],
   });
