@@ -17,9 +17,9 @@ describe('loadConfig', () => {
       healthProbeBindAddress: '0.0.0.0:8081',
       concurrency: 8,
       driftIntervalMs: 60_000,
-      leaseDurationMs: 10_000,
-      renewDeadlineMs: 7_000,
-      retryPeriodMs: 2_000,
+      leaseDurationMs: 8_000,
+      renewDeadlineMs: 6_000,
+      retryPeriodMs: 1_000,
     });
   });
 
@@ -38,7 +38,7 @@ describe('loadConfig', () => {
     [['--metrics-bind-address=8080'], env, '--metrics-bind-address must be host:port, :port or 0, got "8080"'],
     [['--log-level=loud'], env, '--log-level must be debug, info, warn or error, got "loud"'],
     [['--frobnicate'], env, 'unknown argument "--frobnicate"'],
-    [['--leader-election-renew-deadline=10'], env, '--leader-election-renew-deadline (10) must be less than --leader-election-lease-duration (10)'],
+    [['--leader-election-renew-deadline=8'], env, '--leader-election-renew-deadline (8) must be less than --leader-election-lease-duration (8)'],
   ])('rejects %j with a message naming the flag', (argv, e, message) => {
     expect(() => loadConfig(argv as string[], e)).toThrow(ConfigError);
     expect(() => loadConfig(argv as string[], e)).toThrow(message);

@@ -49,11 +49,13 @@ export const OPTIONS: Record<string, Option> = {
   'leader-elect': { env: 'LEADER_ELECT', help: 'elect a leader among replicas through a Lease', default: 'false', boolean: true },
   'leader-election-namespace': { env: 'POD_NAMESPACE', help: 'namespace of the leader-election Lease', default: 'default' },
   'leader-election-id': { env: 'LEADER_ELECTION_ID', help: 'name of the leader-election Lease', default: 'flight-operator-controller' },
-  // Shorter than controller-runtime's 15/10/2 s: after a crash the standby
-  // takes over within lease + retry = 12 s, inside a 15 s failover budget.
-  'leader-election-lease-duration': { env: 'LEADER_ELECTION_LEASE_DURATION', help: 'seconds a Lease stays valid after its last renewal', default: '10' },
-  'leader-election-renew-deadline': { env: 'LEADER_ELECTION_RENEW_DEADLINE', help: 'seconds the leader keeps trying to renew before it steps down', default: '7' },
-  'leader-election-retry-period': { env: 'LEADER_ELECTION_RETRY_PERIOD', help: 'seconds between tries to acquire or renew the Lease', default: '2' },
+  // Shorter than controller-runtime's 15/10/2 s. Retries are jittered up to
+  // 2.2x (client-go), so after a crash the standby takes over within
+  // lease + 2 x 2.2 x retry = 12.4 s worst case, inside a 15 s failover budget
+  // (measured: test/controller/leader-election.test.ts).
+  'leader-election-lease-duration': { env: 'LEADER_ELECTION_LEASE_DURATION', help: 'seconds a Lease stays valid after its last renewal', default: '8' },
+  'leader-election-renew-deadline': { env: 'LEADER_ELECTION_RENEW_DEADLINE', help: 'seconds the leader keeps trying to renew before it steps down', default: '6' },
+  'leader-election-retry-period': { env: 'LEADER_ELECTION_RETRY_PERIOD', help: 'seconds between tries to acquire or renew the Lease', default: '1' },
   identity: { env: 'POD_NAME', help: 'this replica\'s name in the Lease', default: `${hostname()}-${process.pid}` },
   'metrics-bind-address': { env: 'METRICS_BIND_ADDRESS', help: 'metrics address, or 0 to disable', default: ':8080' },
   'health-probe-bind-address': { env: 'HEALTH_PROBE_BIND_ADDRESS', help: 'health probe address, or 0 to disable', default: ':8081' },

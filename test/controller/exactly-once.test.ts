@@ -126,7 +126,9 @@ test(`${TICKET_COUNT} tickets created, changed and deleted under random SIGKILLs
     if (active.length) problems.push(`deleted ${name}: ${active.length} active bookings left`);
   }
   const perTicket = all.length / TICKET_COUNT;
-  process.stdout.write(`exactly-once: seed ${SEED}, ${kills} SIGKILLs, ${all.length} bookings made for ${TICKET_COUNT} tickets (${perTicket.toFixed(2)} each)\n`);
+  process.stdout.write(
+    `exactly-once: seed ${SEED}, ${kills} SIGKILLs, ${TICKET_COUNT} tickets (${settled.length} live, ${deleted.size} deleted), ${all.length} bookings made (${perTicket.toFixed(2)} per ticket)\n`,
+  );
   expect({ seed: SEED, kills, problems }).toEqual({ seed: SEED, kills, problems: [] });
   expect(kills).toBeGreaterThanOrEqual(5);
 
