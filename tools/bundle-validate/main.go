@@ -21,10 +21,12 @@
 //	alpha-deprecated-apis  api validation.AlphaDeprecatedAPIsValidator (suite)
 //	good-practices         api validation.GoodPracticesValidator (suite)
 //
-// One deliberate difference: operator-sdk loads the bundle from the manifests
-// directory only, so metadata/annotations.yaml never reaches the optional
-// validators; we load it from the bundle root, so the channel naming check of
-// good-practices sees the channels declared in annotations.yaml.
+// Like operator-sdk, the bundle is loaded from its manifests directory (the
+// one annotations.yaml names), so the compressed-size check counts exactly
+// what goes into the bundle image. One deliberate difference: operator-sdk
+// never hands metadata/annotations.yaml to the optional validators; we copy
+// its package, channels and default channel into the bundle (as the api's own
+// loader does when it sees the file), so good-practices checks channel names.
 //
 // Exit codes: 0 clean; 1 any error, or any warning unless --allow-warnings;
 // 2 usage error.
@@ -48,6 +50,7 @@ import (
 	"github.com/sirupsen/logrus"
 	k8svalidation "k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/yaml"
 )
 
 // Finding is one error or warning.
@@ -195,19 +198,37 @@ func Validate(dir, k8sVersion string, extras []namedValidator) *Report {
 		}
 	}
 
-	// 2. Load the bundle (manifests/ plus metadata/annotations.yaml).
+	// 2. Load the bundle from its manifests directory; take package and
+	// channels from metadata/annotations.yaml.
 	rep.Validators = append(rep.Validators, "load")
-	bundle, err := apimanifests.GetBundleFromDir(dir)
+	annotations, annErr := readAnnotations(dir)
+	manifestsDir := filepath.Join(dir, registrybundle.ManifestsDir)
+	if d := annotations[registrybundle.ManifestsLabel]; d != "" {
+		manifestsDir = filepath.Join(dir, d)
+	}
+	bundle, err := apimanifests.GetBundleFromDir(manifestsDir)
 	if err != nil || bundle == nil {
 		if err == nil {
-			err = fmt.Errorf("no bundle found in %s", dir)
+			err = fmt.Errorf("no bundle found in %s", manifestsDir)
 		}
 		addErr("load", "", err)
 		return rep
 	}
+	if annErr != nil {
+		addErr("load", bundle.Name, annErr)
+	}
+	if bundle.Package == "" {
+		bundle.Package = annotations[registrybundle.PackageLabel]
+	}
+	if len(bundle.Channels) == 0 && annotations[registrybundle.ChannelsLabel] != "" {
+		bundle.Channels = strings.Split(annotations[registrybundle.ChannelsLabel], ",")
+	}
+	if bundle.DefaultChannel == "" {
+		bundle.DefaultChannel = annotations[registrybundle.ChannelDefaultLabel]
+	}
 	rep.BundleName = bundle.Name
 	mediaType := registrybundle.RegistryV1Type
-	if mt, err := registrybundle.GetMediaType(filepath.Join(dir, registrybundle.ManifestsDir)); err == nil {
+	if mt, err := registrybundle.GetMediaType(manifestsDir); err == nil {
 		mediaType = mt
 	}
 
@@ -269,6 +290,28 @@ func Validate(dir, k8sVersion string, extras []namedValidator) *Report {
 		add(nv.name, nv.v.Validate(objs...)...)
 	}
 	return rep
+}
+
+// readAnnotations returns the annotations of metadata/annotations.yaml, or
+// none when the file is missing (bundle-format reports that).
+func readAnnotations(dir string) (map[string]string, error) {
+	path := filepath.Join(dir, registrybundle.MetadataDir, registrybundle.AnnotationsFile)
+	data, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return map[string]string{}, nil
+	} else if err != nil {
+		return map[string]string{}, err
+	}
+	var f struct {
+		Annotations map[string]string `json:"annotations"`
+	}
+	if err := yaml.Unmarshal(data, &f); err != nil {
+		return map[string]string{}, fmt.Errorf("%s: %v", path, err)
+	}
+	if f.Annotations == nil {
+		f.Annotations = map[string]string{}
+	}
+	return f.Annotations, nil
 }
 
 func toFinding(validator, manifest string, e apierrors.Error) Finding {

@@ -94,6 +94,18 @@ func TestBadBundleReportsNamedErrorsAndExits1(t *testing.T) {
 	}
 }
 
+func TestChannelNamesComeFromAnnotations(t *testing.T) {
+	dir := writeBundle(t, testBadCSV)
+	ann := strings.ReplaceAll(testAnnotations, ": stable", ": beta")
+	if err := os.WriteFile(filepath.Join(dir, "metadata/annotations.yaml"), []byte(ann), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep := Validate(dir, "1.35", nil)
+	if !has(rep.Warnings, "good-practices", `channel(s) ["beta"] are not following the recommended naming convention`) {
+		t.Errorf("no good-practices warning about channel beta in %+v", rep.Warnings)
+	}
+}
+
 func TestUsageErrorsExit2(t *testing.T) {
 	var out, errOut bytes.Buffer
 	if code := run([]string{}, &out, &errOut); code != 2 {
