@@ -24,6 +24,7 @@ export interface ControllerConfig {
   healthProbeBindAddress?: string;
   concurrency: number;
   driftIntervalMs: number;
+  watchInactivityTimeoutMs: number;
   bookingTimeoutMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
@@ -60,6 +61,11 @@ export const OPTIONS: Record<string, Option> = {
   'metrics-bind-address': { env: 'METRICS_BIND_ADDRESS', help: 'metrics address, or 0 to disable', default: ':8080' },
   'health-probe-bind-address': { env: 'HEALTH_PROBE_BIND_ADDRESS', help: 'health probe address, or 0 to disable', default: ':8081' },
   concurrency: { env: 'MAX_CONCURRENT_RECONCILES', help: 'tickets reconciled in parallel', default: '4' },
+  'watch-inactivity-timeout': {
+    env: 'WATCH_INACTIVITY_TIMEOUT_SECONDS',
+    help: 'seconds without any watch event or bookmark before the watch is presumed dead and the cache relisted',
+    default: '150',
+  },
   'drift-interval': { env: 'DRIFT_INTERVAL_SECONDS', help: 'seconds between re-reads of a booking to repair changes made outside', default: '60' },
   'booking-timeout': { env: 'BOOKING_TIMEOUT_SECONDS', help: 'timeout of one booking API call, seconds', default: '10' },
   'log-level': { env: 'LOG_LEVEL', help: 'debug, info, warn or error', default: 'info' },
@@ -144,6 +150,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ControllerCo
     healthProbeBindAddress: bindAddress('health-probe-bind-address', get('health-probe-bind-address')),
     concurrency: integer('concurrency', get('concurrency'), 1, 100),
     driftIntervalMs: integer('drift-interval', get('drift-interval'), 1, 86400) * 1000,
+    watchInactivityTimeoutMs: integer('watch-inactivity-timeout', get('watch-inactivity-timeout'), 1, 3600) * 1000,
     bookingTimeoutMs: integer('booking-timeout', get('booking-timeout'), 1, 300) * 1000,
     logLevel: logLevel as ControllerConfig['logLevel'],
   };

@@ -95,7 +95,14 @@ export async function run(config: ControllerConfig, logger: Logger): Promise<voi
   // One informer per watched namespace (OLM MultiNamespace), or one for all.
   const namespaces: (string | undefined)[] = config.watchNamespaces.length ? config.watchNamespaces : [undefined];
   const informers = namespaces.map(
-    (ns) => new Informer<k8s.KubernetesObject>({ lw: kubeListerWatcher(client, TICKET_API, ns), name: `flighttickets.flights.com${ns ? `/${ns}` : ''}`, logger, registry }),
+    (ns) =>
+      new Informer<k8s.KubernetesObject>({
+        lw: kubeListerWatcher(client, TICKET_API, ns),
+        name: `flighttickets.flights.com${ns ? `/${ns}` : ''}`,
+        inactivityTimeoutMs: config.watchInactivityTimeoutMs,
+        logger,
+        registry,
+      }),
   );
   const informerFor = (key: string) => (informers.length === 1 ? informers[0] : informers[namespaces.indexOf(key.split('/')[0])]);
   const events = new EventRecorder({ client, component: COMPONENT, instance: config.identity, logger });
