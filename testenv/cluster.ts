@@ -75,6 +75,16 @@ export interface StartOptions {
   watchdog?: boolean;
   binaries?: Binaries;
   nodeName?: string;
+  /**
+   * Run each kube-controller-manager controller under its own service account
+   * (--use-service-account-credentials, as kubeadm does). Default false, as
+   * kwokctl does: then all controllers use the controller-manager's own
+   * certificate (system:masters) and the cluster is ready ~4 s sooner on 2
+   * busy cores, because the controller-manager no longer creates ~35 service
+   * accounts and tokens one after another before it starts any controller.
+   * FLIGHT_CLUSTER_CONTROLLER_SA=1 turns it on.
+   */
+  controllerServiceAccounts?: boolean;
   /** Give up waiting for readiness after this long. Default 180 s (FLIGHT_CLUSTER_TIMEOUT_MS). */
   timeoutMs?: number;
   log?: (msg: string) => void;
@@ -295,10 +305,11 @@ function writePair(pki: string, name: string, c: { certPem?: string; keyPem: str
 }
 
 const CLIENTS: Record<string, { cn: string; o?: string[] }> = {
-  // Bootstrap RBAC binds these users to their roles; the controller-manager
-  // then runs each controller under its own service account.
+  // Bootstrap RBAC binds the system:kube-* users to their roles.
   admin: { cn: 'flight-admin', o: ['system:masters'] },
-  'kube-controller-manager': { cn: 'system:kube-controller-manager' },
+  // system:masters too: by default its controllers run under this identity
+  // (see controllerServiceAccounts).
+  'kube-controller-manager': { cn: 'system:kube-controller-manager', o: ['system:masters'] },
   'kube-scheduler': { cn: 'system:kube-scheduler' },
   kwok: { cn: 'kwok-controller', o: ['system:masters'] },
 };
@@ -423,7 +434,7 @@ interface Spec {
   env?: NodeJS.ProcessEnv;
 }
 
-function specs(dir: string, b: Binaries, ports: Ports, nodeName: string): Spec[] {
+function specs(dir: string, b: Binaries, ports: Ports, nodeName: string, controllerServiceAccounts: boolean): Spec[] {
   const pki = path.join(dir, 'pki');
   const p = (f: string) => path.join(pki, f);
   const etcdUrl = `http://127.0.0.1:${ports.etcdClient}`;
@@ -491,7 +502,7 @@ function specs(dir: string, b: Binaries, ports: Ports, nodeName: string): Spec[]
         '--bind-address=127.0.0.1',
         `--secure-port=${ports.controllerManager}`,
         '--leader-elect=false',
-        '--use-service-account-credentials=true',
+        `--use-service-account-credentials=${controllerServiceAccounts}`,
         `--service-account-private-key-file=${p('sa.key')}`,
         `--root-ca-file=${p('ca.crt')}`,
         `--cluster-signing-cert-file=${p('ca.crt')}`,
@@ -566,6 +577,7 @@ export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
   const persistent = opts.persistent ?? false;
   const useWatchdog = opts.watchdog ?? (!persistent && process.env.FLIGHT_CLUSTER_WATCHDOG !== '0');
   const nodeName = opts.nodeName ?? DEFAULT_NODE_NAME;
+  const controllerServiceAccounts = opts.controllerServiceAccounts ?? process.env.FLIGHT_CLUSTER_CONTROLLER_SA === '1';
   const timeoutMs = opts.timeoutMs ?? Number(process.env.FLIGHT_CLUSTER_TIMEOUT_MS ?? 180_000);
 
   await reapStaleClusters(log);
@@ -641,7 +653,7 @@ export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
   // Any exit before we are done fails the start, with that component's log.
   let failure: Error | undefined;
   const exited = new Map<Component, string>();
-  for (const s of specs(dir, binaries, ports, nodeName)) {
+  for (const s of specs(dir, binaries, ports, nodeName, controllerServiceAccounts)) {
     const logFile = path.join(logs, `${s.name}.log`);
     const out = openSync(logFile, 'a');
     const child = spawn(s.bin, s.args, { detached: true, stdio: ['ignore', out, out], env: s.env ?? process.env, cwd: dir });
