@@ -57,7 +57,8 @@ function aptDownload(name: string, version: string, into: string): string {
     }
     throw new Error(`${msg}\n(Is the apt index current? Try apt-get update.)`);
   }
-  const debs = readdirSync(into).filter((f) => f.startsWith(`${name}_`) && f.endsWith('.deb'));
+  const pkg = name.split(':')[0]; // "libc6:amd64" is saved as libc6_<version>_amd64.deb
+  const debs = readdirSync(into).filter((f) => f.startsWith(`${pkg}_`) && f.endsWith('.deb'));
   if (debs.length !== 1) throw new Error(`apt-get download ${name}=${version} left ${debs.length} .deb files in ${into}`);
   return join(into, debs[0]);
 }
