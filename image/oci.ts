@@ -10,8 +10,10 @@
  *     xattrs, no atime/ctime, no device numbers;
  *   - gzip streams carry no file name and mtime 0 (Node's zlib writes that
  *     header); the compressed bytes depend on the zlib build, i.e. on the Node
- *     version, which package.json pins. diff_ids (digests of the uncompressed
- *     tars) depend on nothing but the entries;
+ *     version, which package.json pins, and on whether the CPU has SSE4.2 +
+ *     PCLMUL (Chromium's zlib then hashes with CRC32C; every current x86-64
+ *     server does). diff_ids (digests of the uncompressed tars) depend on
+ *     nothing but the entries;
  *   - JSON documents are built with a fixed key order, Labels and ExposedPorts
  *     sorted, `created` derived from the same epoch.
  *
