@@ -9,7 +9,7 @@ import * as k8s from '@kubernetes/client-node';
 import { existsSync } from 'node:fs';
 import { BookingClient, type BookingRequestEvent } from './booking/client';
 import { PermanentBookingError } from './booking/errors';
-import { ConfigError, loadConfig, type ControllerConfig } from './config';
+import { ConfigError, loadConfig, usage, type ControllerConfig } from './config';
 import { reconcileTicket, type Bookings } from './flightticket/reconcile';
 import { KubeTickets } from './flightticket/kube-tickets';
 import { TICKET_API } from './flightticket/ticket';
@@ -182,6 +182,10 @@ export async function run(config: ControllerConfig, logger: Logger): Promise<voi
 }
 
 if (require.main === module) {
+  if (process.argv.includes('--help')) {
+    process.stdout.write(`${usage()}\n`);
+    process.exit(0);
+  }
   let config: ControllerConfig;
   try {
     config = loadConfig(process.argv.slice(2), process.env);
