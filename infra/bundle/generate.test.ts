@@ -18,13 +18,16 @@ function listFiles(dir: string): string[] {
 
 describe('olm-bundle/', () => {
   // GIVEN the generator and the committed folder
-  const generated = generateBundle(defaultSettings());
+  let generated: Awaited<ReturnType<typeof generateBundle>>;
+  beforeAll(async () => {
+    generated = await generateBundle(defaultSettings());
+  });
 
   test('is exactly what `npm run bundle` generates (no drift, no stale files)', () => {
     // WHEN compared file by file
     const onDisk = listFiles(committed)
       .map((p) => relative(committed, p))
-      .filter((p) => generated.has(p) || /^(manifests|metadata|catalog)\//.test(p));
+      .filter((p) => generated.has(p) || /^(manifests|metadata|catalog|catalog-image)\//.test(p));
     // THEN
     expect(onDisk.sort()).toEqual([...generated.keys()].sort());
     for (const [path, content] of generated) {
@@ -65,6 +68,18 @@ describe('olm-bundle/', () => {
     const inline = blobs[2].properties.filter((p: any) => p.type === 'olm.bundle.object').map((p: any) => JSON.parse(Buffer.from(p.value.data, 'base64').toString()));
     expect(inline.map((o: any) => o.kind)).toEqual(['ClusterServiceVersion', 'CustomResourceDefinition', 'ConfigMap', 'Service', 'PodDisruptionBudget']);
     expect(blobs[2].properties).toContainEqual({ type: 'olm.gvk', value: { group: 'flights.com', kind: 'FlightTicket', version: 'v1' } });
+  });
+
+  test('the published catalog names the bundle image by digest and carries no manifests inline', () => {
+    const blobs = parseAllDocuments(generated.get('catalog-image/flight-operator/catalog.yaml')!).map((d) => d.toJS());
+    const bundle = blobs.find((b) => b.schema === 'olm.bundle');
+    expect(bundle.image).toMatch(/^ghcr\.io\/flight-operator\/bundle@sha256:[a-f0-9]{64}$/);
+    expect(bundle.properties.some((p: any) => p.type === 'olm.bundle.object')).toBe(false);
+    expect(blobs.filter((b) => b.schema !== 'olm.bundle')).toEqual(
+      parseAllDocuments(generated.get('catalog/flight-operator/catalog.yaml')!)
+        .map((d) => d.toJS())
+        .filter((b) => b.schema !== 'olm.bundle'),
+    );
   });
 });
 

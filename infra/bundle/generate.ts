@@ -1,4 +1,8 @@
 import { App } from 'cdk8s';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { buildBundleImage } from '../../image/bundle-image';
 import { stringify } from 'yaml';
 import { BundleChart } from '../charts/bundle-chart';
 import { ICON_SVG } from '../defaults';
@@ -45,10 +49,13 @@ export function catalogFile(blobs: CatalogBlob[]): string {
 }
 
 /**
- * Everything under olm-bundle/ except the catalog that references the bundle
- * image by digest (that one needs the image build: see image/).
+ * Everything under olm-bundle/: the bundle (manifests/, metadata/,
+ * bundle.Dockerfile) and its file-based catalog in two flavours, catalog/
+ * with the manifests inline (offline installs: OLM needs no unpack Job) and
+ * catalog-image/ naming the bundle image by the digest it builds to
+ * (published catalogs; push it with `npm run image -- bundle`).
  */
-export function generateBundle(settings: OperatorSettings): BundleFiles {
+export async function generateBundle(settings: OperatorSettings): Promise<BundleFiles> {
   const files: BundleFiles = new Map();
   const objects = bundleObjects(settings);
   for (const o of objects) files.set(`manifests/${manifestFileName(o)}`, GENERATED_HEADER + yamlDoc(o));
@@ -68,9 +75,24 @@ export function generateBundle(settings: OperatorSettings): BundleFiles {
     ].join('\n'),
   );
   const csv = objects[0];
-  files.set(
-    `catalog/${settings.packageName}/catalog.yaml`,
-    catalogFile(renderCatalog({ settings, objects, iconSvg: ICON_SVG, description: csv.metadata.annotations.description })),
-  );
+  const catalog = { settings, objects, iconSvg: ICON_SVG, description: csv.metadata.annotations.description };
+  files.set(`catalog/${settings.packageName}/catalog.yaml`, catalogFile(renderCatalog(catalog)));
+  const bundleImage = await bundleImageReference(files);
+  files.set(`catalog-image/${settings.packageName}/catalog.yaml`, catalogFile(renderCatalog({ ...catalog, bundleImage })));
   return files;
+}
+
+/** The bundle image these files build to (reproducible, so its digest is known before any push). */
+async function bundleImageReference(files: BundleFiles): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'bundle-'));
+  try {
+    for (const [path, content] of files) {
+      mkdirSync(dirname(join(dir, path)), { recursive: true });
+      writeFileSync(join(dir, path), content);
+    }
+    const { image, name } = await buildBundleImage({ dir });
+    return `${name.repository}@${image.manifestDigest}`;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -33,8 +33,8 @@ describe('olm-bundle/ under the operator-framework tools', () => {
     expect(formatFindings(report)).toBe('');
   });
 
-  test('the offline catalog passes opm validate', async () => {
-    const r = await opmValidate(join(bundleDir, 'catalog'));
+  test.each(['catalog', 'catalog-image'])('the %s flavour passes opm validate', async (flavour) => {
+    const r = await opmValidate(join(bundleDir, flavour));
     expect(r).toEqual({ valid: true, output: '' });
   });
 
