@@ -695,8 +695,8 @@ export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
     }
   };
 
-  const stopAll = async () => {
-    await stopCluster(dir, { keepDir: persistent });
+  const stopAll = async (graceMs?: number) => {
+    await stopCluster(dir, { keepDir: persistent, graceMs });
   };
 
   try {
@@ -731,7 +731,8 @@ export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
     ]);
   } catch (e) {
     log(`testenv: cluster start failed after ${((Date.now() - t0) / 1000).toFixed(1)}s; stopping it`);
-    await stopAll();
+    // A half-started apiserver may sit out SIGTERM: do not wait long for it.
+    await stopAll(1000);
     throw e;
   }
   mark('ready');
