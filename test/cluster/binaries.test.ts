@@ -9,9 +9,6 @@ import path from 'node:path';
 import { Binaries, resolveBinaries } from '../../testenv/binaries';
 import { procAlive, startCluster } from '../../testenv/cluster';
 
-// The project's testTimeout is a global-only jest option and does not apply per project.
-jest.setTimeout(120_000);
-
 const built: Binaries = process.env.FLIGHT_BINARIES ? JSON.parse(process.env.FLIGHT_BINARIES) : resolveBinaries();
 const saved = { ...process.env };
 let tmp: string;

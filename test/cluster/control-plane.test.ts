@@ -5,9 +5,6 @@
 import { pinnedKubernetesVersion } from '../../testenv/binaries';
 import { k8s, kubectl, loadKubeConfig, rawGet } from '../../testenv/kube';
 
-// The project's testTimeout is a global-only jest option and does not apply per project.
-jest.setTimeout(120_000);
-
 const kc = loadKubeConfig();
 
 describe('control plane', () => {

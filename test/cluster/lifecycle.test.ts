@@ -12,9 +12,6 @@ import { REPO_ROOT, resolveBinaries } from '../../testenv/binaries';
 import { procAlive as alive, reapStaleClusters, stopCluster } from '../../testenv/cluster';
 import { waitFor } from '../../testenv/kube';
 
-// The project's testTimeout is a global-only jest option and does not apply per project.
-jest.setTimeout(120_000);
-
 interface Owned {
   child: ChildProcess;
   dir: string;

@@ -6,9 +6,6 @@
 import { applyManifests, k8s, waitFor, waitForDeploymentAvailable } from '../../testenv/kube';
 import { useNamespace } from '../../testenv/namespace';
 
-// The project's testTimeout is a global-only jest option and does not apply per project.
-jest.setTimeout(120_000);
-
 const ns = useNamespace('psa-restricted', {
   labels: {
     'pod-security.kubernetes.io/enforce': 'restricted',
