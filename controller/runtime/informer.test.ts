@@ -169,21 +169,32 @@ describe('Informer', () => {
   });
 
   it('inactivity watchdog aborts a silent watch and relists; events and bookmarks keep it alive', async () => {
+    jest.useFakeTimers(); // deterministic under CPU load
     const lw = new ScriptedLW();
     const { inf, registry } = setup(lw, { inactivityTimeoutMs: 80 });
-    inf.start();
-    await waitFor(() => lw.watches.length === 1);
-    const first = lw.current!;
-    for (let i = 0; i < 5; i++) {
-      await new Promise((r) => setTimeout(r, 40));
-      first.emit('BOOKMARK', { metadata: { resourceVersion: String(10 + i) } });
+    const advanceUntil = async (cond: () => boolean) => {
+      for (let i = 0; i < 1000 && !cond(); i++) await jest.advanceTimersByTimeAsync(1);
+      expect(cond()).toBe(true);
+    };
+    try {
+      inf.start();
+      await advanceUntil(() => lw.watches.length === 1);
+      const first = lw.current!;
+      for (let i = 0; i < 5; i++) {
+        await jest.advanceTimersByTimeAsync(60);
+        first.emit('BOOKMARK', { metadata: { resourceVersion: String(10 + i) } });
+      }
+      expect(lw.watches.length).toBe(1); // 300 ms with a bookmark every 60 ms: alive
+      await jest.advanceTimersByTimeAsync(79);
+      expect(lw.watches.length).toBe(1);
+      await advanceUntil(() => lw.watches.length === 2); // 80 ms of silence -> stale
+      expect(first.aborted).toBe(true);
+      expect(lw.lists).toBe(2);
+      expect(await registry.metrics()).toMatch(/reason="stale"\} 1/);
+    } finally {
+      await inf.stop();
+      jest.useRealTimers();
     }
-    expect(lw.watches.length).toBe(1); // 200ms with bookmarks every 40ms: alive
-    await waitFor(() => lw.watches.length === 2); // then silence -> stale
-    expect(first.aborted).toBe(true);
-    expect(lw.lists).toBe(2);
-    expect(await registry.metrics()).toMatch(/reason="stale"\} 1/);
-    await inf.stop();
   });
 
   it('a throwing handler is caught, counted, and does not break the cache or other handlers', async () => {
