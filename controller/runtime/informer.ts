@@ -1,10 +1,11 @@
 /**
  * Informer: list + watch one resource into an in-memory cache and notify
- * handlers. Replaces client-node's ListWatch, which (2.0.1, verified in
- * dist/cache.js) stops for good on any error other than 410/timeout, never
- * asks for bookmarks or a server-side timeout, and lets a throwing handler
- * either skip the rest of the event (watch path) or reject an un-awaited
- * promise (list path -> unhandled rejection -> process exit).
+ * handlers. Replaces client-node's ListWatch, which (2.0.1, verified against
+ * dist/cache.js and a fake server) stops for good on any error other than
+ * 410/timeout, never asks for bookmarks or a server-side timeout, reconnects
+ * an idle watch every 30 s (Watch's private inactivity timer), and turns a
+ * throwing handler into an unhandled rejection (its handlers run inside an
+ * un-awaited async function) that exits the process.
  *
  * Loop (client-go reflector semantics):
  *   list -> replace cache (emitting add/update/delete for the diff) ->
