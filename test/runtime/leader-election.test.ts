@@ -62,9 +62,10 @@ describe('LeaderElector on a real Lease', () => {
       await eventually('b leads', () => b.state.leading, 10_000);
       const handover = b.state.startedAt - crashAt;
       process.stderr.write(`runtime: crash handover took ${handover} ms (lease ${LEASE_MS} ms)\n`);
-      // b judges expiry by its own clock from when it last saw the record change,
-      // so it waits at most lease + one jittered retry after a's last renew.
-      expect(handover).toBeLessThanOrEqual(LEASE_MS + 1500);
+      // b judges expiry by its own clock from when it last saw the record change
+      // (up to one jittered retry, 0.5-1.1 s, after a's last renew), then needs one
+      // more retry to notice: lease + ~2 retries, plus slack for a loaded machine.
+      expect(handover).toBeLessThanOrEqual(LEASE_MS + 2500);
       expect(handover).toBeGreaterThanOrEqual(LEASE_MS - 1500);
       const after = await client.get<any>(leases, ns.name, 'crash');
       expect(after.spec).toMatchObject({ holderIdentity: 'b', leaseTransitions: 1 });
