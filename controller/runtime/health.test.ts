@@ -51,7 +51,7 @@ describe('ProbeServer', () => {
   });
 
   it('serves probes and metrics from one server when the addresses are equal', async () => {
-    const probe = new ProbeServer({ healthAddr: '127.0.0.1:0' });
+    const probe = new ProbeServer({ healthAddr: '127.0.0.1:0', metricsAddr: '0' });
     const port = (await probe.start()).health!.port;
     await probe.stop(); // find a free port, then reuse it for both
     const s = new ProbeServer({ healthAddr: `127.0.0.1:${port}`, metricsAddr: `127.0.0.1:${port}`, registry: new Registry() });
