@@ -243,7 +243,6 @@ describe('kubeListerWatcher over client-node Watch', () => {
   let port: number;
   const watchReqs: URL[] = [];
   let lists = 0;
-  let mode: 'silent' | 'stream' = 'stream';
   const open = new Set<http.ServerResponse>();
 
   beforeAll(async () => {
@@ -254,9 +253,7 @@ describe('kubeListerWatcher over client-node Watch', () => {
         res.writeHead(200, { 'content-type': 'application/json' });
         open.add(res);
         res.on('close', () => open.delete(res));
-        if (mode === 'stream') {
-          res.write(JSON.stringify({ type: 'ADDED', object: cm('w', '11') }) + '\n');
-        }
+        res.write(JSON.stringify({ type: 'ADDED', object: cm('w', '11') }) + '\n');
         return; // then silence
       }
       lists++;
