@@ -534,6 +534,11 @@ function specs(dir: string, b: Binaries, ports: Ports, nodeName: string, control
         `--manage-nodes-with-annotation-selector=${KWOK_NODE_ANNOTATION}=fake`,
         `--cidr=${POD_CIDR}`,
         '--node-ip=127.0.0.1',
+        // Keep the node's Lease renewed (what the heartbeat-with-lease stage
+        // assumes: it posts status only every 10-20 min). Without it the node
+        // lifecycle controller marks the node NotReady (and taints it) 50 s
+        // after every status heartbeat.
+        '--node-lease-duration-seconds=40',
         `--node-name=${nodeName}`,
       ],
       // kwok also loads ~/.kwok/kwok.yaml when it exists: keep the user's out.
@@ -713,13 +718,19 @@ export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
     );
     await Promise.all([
       waitFor(
-        `Node ${nodeName} to be Ready (kwok)`,
+        `Node ${nodeName} to be Ready with a fresh Lease (kwok)`,
         async () => {
           const r = await api.request('GET', `/api/v1/nodes/${nodeName}`);
           if (r.status !== 200) return false;
           const node = JSON.parse(r.body);
           const ready = (node.status?.conditions ?? []).find((c: { type: string }) => c.type === 'Ready');
-          return ready?.status === 'True';
+          if (ready?.status !== 'True') return false;
+          // A restarted cluster's Node is Ready from before: the Lease renewed
+          // since this start shows that kwok runs now.
+          const l = await api.request('GET', `/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${nodeName}`);
+          if (l.status !== 200) return false;
+          const renewed = Date.parse(JSON.parse(l.body).spec?.renewTime ?? '');
+          return renewed >= t0 - 2000;
         },
         'kwok',
       ).then(() => mark('nodeReady')),

@@ -3,7 +3,7 @@
  * kwok node, the controller-manager's work and RBAC.
  */
 import { pinnedKubernetesVersion } from '../../testenv/binaries';
-import { k8s, kubectl, loadKubeConfig, rawGet } from '../../testenv/kube';
+import { k8s, kubectl, loadKubeConfig, rawGet, waitFor } from '../../testenv/kube';
 
 const kc = loadKubeConfig();
 
@@ -47,6 +47,25 @@ describe('control plane', () => {
     // The controller-manager's node lifecycle controller removed the not-ready taint.
     expect(node.spec?.taints ?? []).toEqual([]);
     expect(node.spec?.unschedulable ?? false).toBe(false);
+  });
+
+  test('kwok keeps renewing the node Lease, so the node never turns NotReady', async () => {
+    const coordination = kc.makeApiClient(k8s.CoordinationV1Api);
+    const read = () => coordination.readNamespacedLease({ name: 'kwok-node-0', namespace: 'kube-node-lease' });
+    const first = await read();
+    expect(first.spec?.holderIdentity).toBeTruthy(); // kwok's controller id
+    expect(first.spec?.leaseDurationSeconds).toBe(40);
+    const renewed = await waitFor(
+      'the node Lease to be renewed',
+      async () => {
+        const l = await read();
+        return new Date(l.spec!.renewTime!).getTime() > new Date(first.spec!.renewTime!).getTime() && l;
+      },
+      { timeoutMs: 30_000, intervalMs: 1000 },
+    );
+    expect(renewed.spec?.holderIdentity).toBe(first.spec?.holderIdentity);
+    const events = await kc.makeApiClient(k8s.CoreV1Api).listNamespacedEvent({ namespace: 'default', fieldSelector: 'reason=NodeNotReady' });
+    expect(events.items.map((e) => e.message)).toEqual([]);
   });
 
   test('the controller-manager made the default ServiceAccount and the root CA ConfigMap', async () => {
