@@ -149,7 +149,8 @@ function procOurs(pid: number, dir: string): boolean {
   }
 }
 
-function signalGroup(pid: number, sig: NodeJS.Signals): void {
+/** Signals pid's process group (a detached child's pgid is its pid), else pid alone; a gone process is no error. */
+export function signalGroup(pid: number, sig: NodeJS.Signals): void {
   try {
     process.kill(-pid, sig);
   } catch {
