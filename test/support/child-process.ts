@@ -23,8 +23,10 @@ export interface Child {
   tail(n?: number): string;
 }
 
+/** `entry` is a .ts file (run through tsx) or a bundled .js file (run as is, as in the image). */
 export function spawnTs(entry: string, args: string[], env: NodeJS.ProcessEnv = {}): Child {
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, resolve(ROOT, entry), ...args], {
+  const runner = entry.endsWith('.js') ? [] : ['--import', TSX_LOADER];
+  const child = spawn(process.execPath, [...runner, resolve(ROOT, entry), ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NODE_OPTIONS: '', ...env },

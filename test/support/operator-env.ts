@@ -49,12 +49,14 @@ export interface ControllerOptions {
   tokenFile: string;
   args?: string[];
   env?: NodeJS.ProcessEnv;
+  /** Run this bundled controller (image/controller-image.ts bundleController) instead of the TypeScript sources. */
+  bundle?: string;
 }
 
 /** The controller as a user runs it out of cluster: same binary, a kubeconfig instead of a ServiceAccount. */
 export function startController(o: ControllerOptions): Child {
   return spawnTs(
-    'controller/main.ts',
+    o.bundle ?? 'controller/main.ts',
     [
       `--booking-api-url=${o.bookingUrl}`,
       `--booking-api-token-file=${o.tokenFile}`,
