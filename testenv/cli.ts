@@ -9,7 +9,7 @@
  *   env     print `export KUBECONFIG=... FLIGHT_KUBECONFIG=...` for eval
  *   logs    print the tail of every component log (or of one)
  */
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { clusterStatus, COMPONENTS, defaultPersistentDir, readState, startCluster, stopCluster, usage } from './cluster';
 
@@ -63,7 +63,6 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'logs': {
-      const { readFileSync } = await import('node:fs');
       const which = rest[0] ? [rest[0]] : [...COMPONENTS];
       for (const name of which) {
         const f = path.join(dir, 'logs', `${name}.log`);

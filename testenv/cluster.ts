@@ -576,6 +576,20 @@ class StartError extends Error {}
  * Ready and the `default` ServiceAccount exists in `default`.
  */
 export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
+  try {
+    return await startOnce(opts);
+  } catch (e) {
+    // Free ports are picked, released, then bound by the components: another
+    // process may take one in between. Try once more with new ports.
+    if (e instanceof StartError && /address already in use/.test(e.message)) {
+      (opts.log ?? ((m: string) => process.stderr.write(`${m}\n`)))('testenv: a port was taken meanwhile; starting again with new ports');
+      return startOnce(opts);
+    }
+    throw e;
+  }
+}
+
+async function startOnce(opts: StartOptions): Promise<Cluster> {
   const t0 = Date.now();
   const timings: Record<string, number> = {};
   const mark = (k: string) => (timings[k] = Math.round((Date.now() - t0) / 10) / 100);
