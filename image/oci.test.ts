@@ -2,13 +2,18 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import {
   buildImage,
+  compressorId,
   digestOf,
   dockerArchive,
+  GZIP,
   gzipDeterministic,
+  gzipDeterministicSync,
+  layerCacheFile,
   makeTar,
+  pakoVersion,
   normalizePath,
   readOciLayout,
   readTar,
@@ -123,14 +128,69 @@ describe('makeTar', () => {
   });
 });
 
+/**
+ * 96 KiB that tells deflate implementations apart: xorshift32 bytes over a
+ * 12-letter alphabet (so many 3-byte matches, which canonical zlib's hash
+ * finds and Chromium's does not) with repeated lines mixed in, longer than one
+ * deflate block at memLevel 8.
+ */
+function goldenInput(): Buffer {
+  const out = Buffer.alloc(96 * 1024);
+  const alphabet = Buffer.from('ACGTflight-0');
+  const line = Buffer.from('FlightTicket CAI->LHR seats=2\n');
+  let x = 0x2545f491;
+  for (let i = 0; i < out.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = alphabet[(x >>> 0) % alphabet.length];
+    if ((x & 0x3ff) === 0 && i + line.length < out.length) {
+      line.copy(out, i + 1);
+      i += line.length;
+    }
+  }
+  return out;
+}
+
 describe('gzipDeterministic', () => {
   it('writes no name and mtime 0, and inflates back', async () => {
     const data = Buffer.from('hello '.repeat(1000));
     const gz = await gzipDeterministic(data);
     expect([gz[0], gz[1], gz[2], gz[3]]).toEqual([0x1f, 0x8b, 8, 0]); // deflate, no FNAME/FEXTRA/FCOMMENT
     expect(gz.readUInt32LE(4)).toBe(0);
+    expect(gz[9]).toBe(3); // OS: unix, whatever the build host
     expect(gunzipSync(gz).equals(data)).toBe(true);
     expect((await gzipDeterministic(data)).equals(gz)).toBe(true);
+  });
+
+  /*
+   * GOLDEN VALUES. Layer digests (and so the manifest digest the CSV pins)
+   * are only as stable as the compressor. If this fails, the compressed bytes
+   * changed (another pako version, level, parameter or implementation): every
+   * image digest changes with it. That can be deliberate; then update these
+   * values, docs/images.md, and rebuild and commit infra/controller-image.json
+   * with olm-bundle/. The values were computed with pako 3.0.3 and equal
+   * canonical zlib 1.2.13's output for the same parameters:
+   *   python3 -c 'import zlib,sys; c=zlib.compressobj(6,zlib.DEFLATED,31,8); sys.stdout.buffer.write(c.compress(sys.stdin.buffer.read())+c.flush())'
+   */
+  it('GIVEN a fixed input THEN the gzip stream has exactly the golden digest (the compressor is pinned)', () => {
+    const input = goldenInput();
+    expect(digestOf(input)).toBe('sha256:93fdd4311c908325f167cd1c4b01419e587c213099da639124c468c6a403bafd');
+    expect(GZIP).toEqual({ level: 6, windowBits: 15, memLevel: 8, legacyHash: true });
+    expect(pakoVersion()).toBe('3.0.3');
+    const gz6 = gzipDeterministicSync(input);
+    expect(gz6.subarray(0, 10).toString('hex')).toBe('1f8b0800000000000003');
+    expect(gz6.length).toBe(49984);
+    expect(digestOf(gz6)).toBe('sha256:66df8d9a64699dcc626ab5d57d514d09a348bdb1b7d0893053955371d0b3ec22');
+    const gz9 = gzipDeterministicSync(input, 9);
+    expect(gz9.subarray(0, 10).toString('hex')).toBe('1f8b0800000000000203');
+    expect(digestOf(gz9)).toBe('sha256:43c6a5a1c3601bd80dcc118f792490a65638f46d9a4dab1e95326329cb84e53c');
+    expect(gunzipSync(gz6).equals(input)).toBe(true);
+  });
+
+  it('rejects levels outside 1..9', () => {
+    expect(() => gzipDeterministicSync(Buffer.from('x'), 0)).toThrow(/level/);
+    expect(() => gzipDeterministicSync(Buffer.from('x'), 10)).toThrow(/level/);
   });
 });
 
@@ -174,10 +234,31 @@ describe('buildImage', () => {
       const a = await buildImage(spec(), { blobCache: cache });
       const b = await buildImage(spec(), { blobCache: cache });
       expect(b.manifestDigest).toBe(a.manifestDigest);
-      const file = join(cache, `${a.layers[0].diffId.slice(7)}.gz9.zlib-${process.versions.zlib}`);
+      const file = layerCacheFile(cache, a.layers[0].diffId);
+      expect(file).toBe(join(cache, `${a.layers[0].diffId.slice(7)}.gz.pako-${pakoVersion()}-l6-w15-m8-zlibhash`));
+      expect(file.endsWith(compressorId())).toBe(true);
       expect(existsSync(file)).toBe(true);
       writeFileSync(file, await gzipDeterministic(Buffer.from('not the layer')));
       expect((await buildImage(spec(), { blobCache: cache })).manifestDigest).toBe(a.manifestDigest);
+    } finally {
+      rmSync(cache, { recursive: true, force: true });
+    }
+  });
+
+  it('GIVEN a cache entry another compressor made (old node:zlib naming) THEN it is not used, though it inflates to the same tar', async () => {
+    const cache = mkdtempSync(join(tmpdir(), 'oci-cache-'));
+    try {
+      const fresh = await buildImage(spec());
+      for (const l of fresh.layers) {
+        // What the node:zlib build left behind: valid gzip of the very same tar, other bytes.
+        writeFileSync(join(cache, `${l.diffId.slice(7)}.gz9.zlib-${process.versions.zlib}`), gzipSync(l.tar, { level: 1 }));
+        writeFileSync(join(cache, `${l.diffId.slice(7)}.gz.pako-0.0.0-l6-w15-m8-zlibhash`), gzipSync(l.tar, { level: 1 }));
+      }
+      const cached = await buildImage(spec(), { blobCache: cache });
+      expect(cached.layers.map((l) => l.digest)).toEqual(fresh.layers.map((l) => l.digest));
+      expect(cached.manifestDigest).toBe(fresh.manifestDigest);
+      // Another level is another compressor too.
+      expect(layerCacheFile(cache, fresh.layers[0].diffId, 9)).not.toBe(layerCacheFile(cache, fresh.layers[0].diffId));
     } finally {
       rmSync(cache, { recursive: true, force: true });
     }

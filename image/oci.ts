@@ -1,6 +1,7 @@
 /**
  * A small, reproducible OCI image writer: no Docker daemon, no registry, no
- * dependencies beyond node:zlib and node:crypto.
+ * dependencies beyond node:crypto, node:zlib (CRC-32 and inflating) and pako
+ * (deflate).
  *
  * Reproducibility rules (same inputs -> same digests):
  *   - layer tars list their entries sorted by path (byte order), parents
@@ -8,12 +9,14 @@
  *   - every entry has the same mtime (SOURCE_DATE_EPOCH, else 0), numeric
  *     uid/gid (0 unless given), empty user/group names, explicit modes, no
  *     xattrs, no atime/ctime, no device numbers;
- *   - gzip streams carry no file name and mtime 0 (Node's zlib writes that
- *     header); the compressed bytes depend on the zlib build, i.e. on the Node
- *     version, which package.json pins, and on whether the CPU has SSE4.2 +
- *     PCLMUL (Chromium's zlib then hashes with CRC32C; every current x86-64
- *     server does). diff_ids (digests of the uncompressed tars) depend on
- *     nothing but the entries;
+ *   - gzip streams have a fixed 10-byte header (no file name, mtime 0, OS 3)
+ *     written here, and a deflate body from pako, plain JavaScript whose
+ *     output depends only on the input and the parameters in GZIP (not on the
+ *     CPU, the Node version or its zlib build; node:zlib's deflate picks its
+ *     match hash by CPU feature, so its bytes can differ between machines).
+ *     pako's version is pinned in package.json and is part of the layer cache
+ *     key. diff_ids (digests of the uncompressed tars) depend on nothing but
+ *     the entries;
  *   - JSON documents are built with a fixed key order, Labels and ExposedPorts
  *     sorted, `created` derived from the same epoch.
  *
@@ -24,10 +27,8 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, renameSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { promisify } from 'node:util';
-import { gunzipSync, gzip as gzipCb } from 'node:zlib';
-
-const gzipAsync = promisify(gzipCb);
+import { crc32, gunzipSync } from 'node:zlib';
+import { deflateRaw } from 'pako';
 
 export const MEDIA_TYPES = {
   index: 'application/vnd.oci.image.index.v1+json',
@@ -297,16 +298,72 @@ export function readTar(tar: Buffer): TarEntryInfo[] {
 // ---------------------------------------------------------------------------
 // Gzip
 
+let pakoVersionCache: string | undefined;
+
+/** pako's version, from its package.json (pinned exactly in ours). */
+export function pakoVersion(): string {
+  pakoVersionCache ??= (JSON.parse(readFileSync(require.resolve('pako/package.json'), 'utf8')) as { version: string }).version;
+  return pakoVersionCache;
+}
+
 /**
- * Gzip with a fixed header: Node's zlib writes no name, mtime 0 and OS 3
- * (unix); only the XFL byte follows the level. Checked, not assumed.
+ * The deflate parameters. Every one of them changes the compressed bytes, so
+ * all of them are in compressorId() (the layer cache key). Changing any of
+ * them, or pako's version, changes every layer digest: the golden test in
+ * oci.test.ts says so.
  */
-export async function gzipDeterministic(data: Buffer, level = 9): Promise<Buffer> {
-  const gz = await gzipAsync(data, { level, memLevel: 9 });
-  if (gz[0] !== 0x1f || gz[1] !== 0x8b || gz[3] !== 0 || gz.readUInt32LE(4) !== 0) {
-    throw new Error('gzip: unexpected header (flags or mtime set)');
-  }
-  return gz;
+export const GZIP = {
+  /**
+   * zlib's default level. On the 108 MB Node layer (docs/images.md): level 6
+   * ~16 s CPU, 38.42 MiB; level 9 ~45 s, 38.22 MiB (0.5% smaller for ~3x
+   * the time).
+   */
+  level: 6,
+  windowBits: 15,
+  /** zlib's default (8); 9 made the Node layer larger, not smaller. */
+  memLevel: 8,
+  /**
+   * pako's choice of match hash: true is canonical zlib's, so the stream is
+   * byte for byte what canonical zlib (e.g. Debian's libz, Python's zlib)
+   * writes with the same parameters, an independent check. It is also smaller
+   * on machine code than pako's default (Chromium's 4-byte hash), which finds
+   * no 3-byte matches. Set explicitly so a change of pako's default cannot
+   * change our digests.
+   */
+  legacyHash: true,
+} as const;
+
+/** e.g. "pako-3.0.3-l6-w15-m8-zlibhash": names the exact compressor for the layer cache. */
+export function compressorId(level: number = GZIP.level): string {
+  return `pako-${pakoVersion()}-l${level}-w${GZIP.windowBits}-m${GZIP.memLevel}-${GZIP.legacyHash ? 'zlibhash' : 'fasthash'}`;
+}
+
+/**
+ * The gzip header, always the same 10 bytes for a level: magic, CM=8
+ * (deflate), FLG=0 (no name, comment, extra or header CRC), MTIME=0,
+ * XFL (2 for level 9, 4 for 1, else 0, as zlib writes it), OS=3 (unix).
+ */
+export function gzipHeader(level: number): Buffer {
+  return Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, level === 9 ? 2 : level === 1 ? 4 : 0, 3]);
+}
+
+/**
+ * Gzip (RFC 1952) whose bytes depend only on `data` and `level`: the header
+ * above, pako's raw deflate of the data, CRC-32 and length. Synchronous work
+ * (~16 s of CPU for the 108 MB Node layer at level 6).
+ */
+export function gzipDeterministicSync(data: Buffer, level: number = GZIP.level): Buffer {
+  if (!Number.isInteger(level) || level < 1 || level > 9) throw new Error(`gzip: level must be 1..9, got ${level}`);
+  const body = deflateRaw(data, { level, windowBits: GZIP.windowBits, memLevel: GZIP.memLevel, legacyHash: GZIP.legacyHash });
+  const trailer = Buffer.alloc(8);
+  trailer.writeUInt32LE(crc32(data) >>> 0, 0);
+  trailer.writeUInt32LE(data.length % 0x1_0000_0000, 4);
+  return Buffer.concat([gzipHeader(level), body, trailer]);
+}
+
+/** gzipDeterministicSync, as a promise (kept async for callers; pako itself is synchronous). */
+export async function gzipDeterministic(data: Buffer, level: number = GZIP.level): Promise<Buffer> {
+  return gzipDeterministicSync(data, level);
 }
 
 // ---------------------------------------------------------------------------
@@ -349,9 +406,9 @@ export interface ImageSpec {
 export interface BuildOptions {
   gzipLevel?: number;
   /**
-   * Folder caching compressed layers by diff_id (+ level and zlib version):
-   * a warm rebuild of an unchanged 100 MB layer costs a tar and a hash, not a
-   * deflate.
+   * Folder caching compressed layers by diff_id and compressorId() (pako
+   * version, level, parameters): a warm rebuild of an unchanged 100 MB layer
+   * costs a tar, a hash and an inflate, not a deflate.
    */
   blobCache?: string;
 }
@@ -413,9 +470,20 @@ export function renderConfig(spec: ImageSpec, diffIds: string[]): Buffer {
   return Buffer.from(JSON.stringify(doc));
 }
 
+/**
+ * Where the compressed layer with this diff_id lives in a layer cache. The
+ * name carries the compressor's identity, so a stream made by another
+ * compressor (older entries were named `<hex>.gz9.zlib-<node's zlib version>`)
+ * is never taken for this one's: it would inflate to the same tar and pass the
+ * check below, yet have other bytes and another digest.
+ */
+export function layerCacheFile(cacheDir: string, diffId: string, level: number = GZIP.level): string {
+  return join(cacheDir, `${diffId.slice('sha256:'.length)}.gz.${compressorId(level)}`);
+}
+
 async function compressLayer(tar: Buffer, diffId: string, level: number, cacheDir?: string): Promise<Buffer> {
   if (!cacheDir) return gzipDeterministic(tar, level);
-  const file = join(cacheDir, `${diffId.slice('sha256:'.length)}.gz${level}.zlib-${process.versions.zlib}`);
+  const file = layerCacheFile(cacheDir, diffId, level);
   if (existsSync(file)) {
     const gz = readFileSync(file);
     // Cheap integrity check: the cached stream must still inflate to this tar.
@@ -433,7 +501,7 @@ async function compressLayer(tar: Buffer, diffId: string, level: number, cacheDi
 /** Builds the layers, config and manifest in memory. Same spec -> same digests. */
 export async function buildImage(spec: ImageSpec, opts: BuildOptions = {}): Promise<BuiltImage> {
   const epoch = spec.epoch ?? sourceDateEpoch();
-  const level = opts.gzipLevel ?? 9;
+  const level = opts.gzipLevel ?? GZIP.level;
   const layers = await Promise.all(
     spec.layers.map(async (l): Promise<BuiltLayer> => {
       const { tar, paths } = makeTar(l.entries, { mtime: epoch, uid: l.uid, gid: l.gid });
