@@ -235,10 +235,11 @@ export async function reapStaleClusters(log: (msg: string) => void = () => {}): 
   for (const name of readdirSync(root)) {
     const dir = path.join(root, name);
     const state = readState(dir);
+    if (state && !state.owner) continue; // a persistent cluster placed here by hand: only `down` stops it
     if (state?.owner) {
       const ownerAlive = procAlive(state.owner.pid) && procStartTime(state.owner.pid) === state.owner.startTime;
       if (ownerAlive) continue;
-    } else if (!state) {
+    } else {
       // No state yet: a start in progress writes it within milliseconds; leave young dirs alone.
       try {
         if (Date.now() - statSync(dir).mtimeMs < 60_000) continue;
