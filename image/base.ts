@@ -6,7 +6,7 @@
  * no package manager.
  */
 import type { LayerEntry } from './oci';
-import { caBundle, extractPackage, loadPins, packageEntry, packageMetadataEntries, resolveLibraries, type ExtractedPackage, type Pins } from './debian';
+import { caBundle, extractPackages, loadPins, packageEntry, packageMetadataEntries, resolveLibraries, type ExtractedPackage, type Pins } from './debian';
 
 export const NONROOT_UID = 65532;
 export const NONROOT_GID = 65532;
@@ -55,9 +55,7 @@ export interface DebianBase {
 /** userEntries() plus libraries, certificates, os-release and package metadata from pinned .debs. */
 export function debianBase(opts: DebianBaseOptions = {}): DebianBase {
   const pins = opts.pins ?? loadPins();
-  const all: ExtractedPackage[] = Object.keys(pins.packages)
-    .sort()
-    .map((name) => extractPackage(name, pins));
+  const all: ExtractedPackage[] = extractPackages(Object.keys(pins.packages).sort(), pins);
   const byName = (n: string) => {
     const p = all.find((x) => x.name === n);
     if (!p) throw new Error(`image/debian-packages.json must pin ${n}`);

@@ -49,7 +49,8 @@ export interface RunResult {
 
 /** Runs a command; throws with its output when it fails or cannot start. */
 export function run(cmd: string, args: string[], opts: SpawnSyncOptions & { what?: string } = {}): RunResult {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, ...opts });
+  // env explicitly: the child sees this module's process.env (under jest, the test's copy, where tests put fakes on PATH).
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, env: process.env, ...opts });
   const what = opts.what ?? `${cmd} ${args.join(' ')}`;
   if (r.error) {
     const code = (r.error as NodeJS.ErrnoException).code;

@@ -7,12 +7,17 @@
  * gets the same bytes.
  *
  * Debian keeps only the newest point release of a package in the archive, so a
- * pin eventually stops being downloadable: the error says so and how to
- * re-pin (`npm run image -- --repin-debian`), which changes the image digest.
+ * pin eventually stops being downloadable, sometimes within the hour. The
+ * cache outside the clone keeps every .deb it fetched, keyed by package,
+ * version and sha256 (and the unpacked tree likewise), so a machine that built
+ * a pin once keeps building the same digest. On a machine that never did, the
+ * error names each package and version that is gone, what apt offers now, and
+ * how to re-pin (`npm run image -- --repin-debian`, which changes the image
+ * digest) or where to put the exact .deb to keep the committed digest.
  */
 import { lstatSync, readdirSync, readFileSync, readlinkSync, writeFileSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
-import { cachePath, cachedDir, REPO_ROOT, run } from './cache';
+import { cachePath, cachedDir, cacheRoot, REPO_ROOT, run } from './cache';
 import { sha256, type LayerEntry } from './oci';
 
 export const PINS_FILE = join(REPO_ROOT, 'image', 'debian-packages.json');
@@ -33,52 +38,146 @@ export function loadPins(file = PINS_FILE): Pins {
   return JSON.parse(readFileSync(file, 'utf8')) as Pins;
 }
 
-const REPIN_HINT =
-  'Debian drops superseded versions from the archive at each point release. Re-pin with\n' +
-  '  npm run image -- --repin-debian\n' +
-  '(apt-get update, then pins every package in image/debian-packages.json to its current candidate and sha256),\n' +
-  'review the diff, rebuild (`npm run image`) and commit image/debian-packages.json with the new infra/controller-image.json.';
+const REPIN_STEPS =
+  'To move on to the versions the archive has now (this changes the image digests):\n' +
+  '  npm run image -- --repin-debian      # apt-get update, then pins every package to its candidate version and sha256\n' +
+  '  git diff image/debian-packages.json\n' +
+  '  npm run image && npm run bundle && npm run image -- bundle catalog\n' +
+  'and commit image/debian-packages.json with infra/controller-image.json and olm-bundle/.';
 
-function debFileName(name: string, pin: Pin): string {
-  return `${name}_${pin.version.replace(/:/g, '%3a')}_${pin.architecture}.deb`;
+/** How a pinned package is named on disk by apt: libc6_2.36-9+deb12u14_amd64.deb ("libc6:amd64" is saved as libc6_...). */
+export function debFileName(name: string, pin: Pin): string {
+  return `${name.split(':')[0]}_${pin.version.replace(/:/g, '%3a')}_${pin.architecture}.deb`;
 }
+
+/**
+ * Where the pinned .deb is cached: keyed by package, version and sha256
+ * (`debs/<pkg>_<version>_<arch>.<sha256>.deb`), so a re-pin to other bytes
+ * under the same version can never pick up the old file, and a machine that
+ * downloaded a pin once keeps building it after the archive dropped it.
+ */
+export function debCachePath(name: string, pin: Pin): string {
+  return cachePath('debs', `${debFileName(name, pin).replace(/\.deb$/, '')}.${pin.sha256}.deb`);
+}
+
+/** The cache layout before the sha256 was part of the name: `debs/<pkg>_<version>_<arch>.deb`. */
+function legacyDebCachePath(name: string, pin: Pin): string {
+  return cachePath('debs', debFileName(name, pin));
+}
+
+/** apt cannot download `name=version` (the archive dropped it, or apt's index does not know it). */
+export class DebianPinUnavailable extends Error {
+  constructor(
+    readonly pkg: string,
+    readonly pin: Pin,
+    /** What apt offers for the package now, e.g. "2.36-9+deb12u15", if anything. */
+    readonly candidate: string | undefined,
+    readonly aptOutput: string,
+  ) {
+    super(
+      `${pkg}=${pin.version} (${pin.architecture}, sha256 ${pin.sha256}) is pinned in image/debian-packages.json, ` +
+        `but apt can no longer download it${candidate ? `; apt's candidate now is ${pkg}=${candidate}` : ''}.\n` +
+        `apt-get said: ${aptOutput.trim().split('\n').filter((l) => /^E:|^W:|Err|not found|Unable/i.test(l)).join(' | ') || aptOutput.trim()}`,
+    );
+    this.name = 'DebianPinUnavailable';
+  }
+}
+
+/** The explanation for one or more pins that cannot be downloaded and are not cached. */
+export function unavailablePinsMessage(errors: DebianPinUnavailable[]): string {
+  const list = errors.map((e) => `  ${e.pkg}=${e.pin.version} (sha256 ${e.pin.sha256})${e.candidate ? `: the archive now has ${e.candidate}` : ''}`).join('\n');
+  const paths = errors.map((e) => `  ${debCachePath(e.pkg, e.pin)}`).join('\n');
+  return (
+    `The Debian archive no longer serves ${errors.length === 1 ? 'this pinned package' : 'these pinned packages'}, and this machine has never cached ${errors.length === 1 ? 'it' : 'them'}:\n${list}\n` +
+    'Debian drops superseded versions at each point or security release, often within the hour.\n\n' +
+    `${REPIN_STEPS}\n\n` +
+    'To build the digest committed now instead, put the exact .deb (same sha256) where the cache looks for it, e.g. from the cache of a machine that built before\n' +
+    `(${cacheRoot()}/debs/, or set FLIGHT_IMAGE_CACHE to a copy of that cache):\n${paths}\n\n` +
+    errors.map((e) => e.message).join('\n')
+  );
+}
+
+/** apt's ways of saying a version is not there (not: a network failure, which is reported as it is). */
+const GONE = /was not found|Unable to locate package|Can't find a source|no longer available|404\s+Not Found/i;
+
+/** Has this process already run apt-get update to retry a missing pin? */
+let aptUpdated = false;
 
 /** apt-get download into a temp dir; returns the .deb path. */
 function aptDownload(name: string, version: string, into: string): string {
   mkdirSync(into, { recursive: true });
-  try {
-    // Sandbox user root: the temp dir is not readable by _apt, and we only write a file.
-    run('apt-get', ['download', '-q', '-o', 'APT::Sandbox::User=root', `${name}=${version}`], { cwd: into, what: `apt-get download ${name}=${version}` });
-  } catch (e) {
-    const msg = (e as Error).message;
-    if (/not installed/.test(msg)) throw new Error(`${msg}\nThe image build needs Debian's apt-get and dpkg-deb to fetch pinned packages.`);
-    if (/was not found|Unable to locate package|Can't find a source|no longer available/i.test(msg)) {
-      throw new Error(`image/debian-packages.json pins ${name}=${version}, which apt can no longer download:\n${msg}\n\n${REPIN_HINT}`);
-    }
-    throw new Error(`${msg}\n(Is the apt index current? Try apt-get update.)`);
-  }
+  // Sandbox user root: the temp dir is not readable by _apt, and we only write a file.
+  run('apt-get', ['download', '-q', '-o', 'APT::Sandbox::User=root', `${name}=${version}`], { cwd: into, what: `apt-get download ${name}=${version}` });
   const pkg = name.split(':')[0]; // "libc6:amd64" is saved as libc6_<version>_amd64.deb
   const debs = readdirSync(into).filter((f) => f.startsWith(`${pkg}_`) && f.endsWith('.deb'));
   if (debs.length !== 1) throw new Error(`apt-get download ${name}=${version} left ${debs.length} .deb files in ${into}`);
   return join(into, debs[0]);
 }
 
-/** The pinned .deb in the cache, downloading it on first use; its sha256 is checked every time. */
+/** apt's candidate version of a package, or undefined. */
+function aptCandidate(name: string): string | undefined {
+  try {
+    const m = /Candidate:\s*(\S+)/.exec(run('apt-cache', ['policy', name]).stdout);
+    return m && m[1] !== '(none)' ? m[1] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Downloads name=version. When apt says the version is not there, its index
+ * may just be old (a fresh machine, or an index from before the pin): apt-get
+ * update once per process, then retry; if it is still missing the archive has
+ * dropped it, and DebianPinUnavailable says which package and version.
+ */
+function downloadPin(name: string, pin: Pin, into: string): string {
+  for (let attempt = 0; ; attempt++) {
+    rmSync(into, { recursive: true, force: true });
+    try {
+      return aptDownload(name, pin.version, into);
+    } catch (e) {
+      const msg = (e as Error).message;
+      if (/is not installed/.test(msg)) throw new Error(`${msg}\nThe image build needs Debian's apt-get and dpkg-deb to fetch pinned packages.`);
+      if (!GONE.test(msg)) throw new Error(`${msg}\n(Is the apt index current? Try apt-get update.)`);
+      if (attempt === 0 && !aptUpdated) {
+        aptUpdated = true;
+        console.warn(`image: apt cannot download ${name}=${pin.version}; running apt-get update once and retrying`);
+        try {
+          run('apt-get', ['update', '-q']);
+        } catch (u) {
+          console.warn(`image: apt-get update failed (retrying with the index apt has):\n${(u as Error).message}`);
+        }
+        continue;
+      }
+      throw new DebianPinUnavailable(name, pin, aptCandidate(name), msg);
+    }
+  }
+}
+
+/**
+ * The pinned .deb in the cache (see debCachePath), downloading it on first
+ * use; its sha256 is checked every time. Throws DebianPinUnavailable when it is
+ * neither cached nor downloadable.
+ */
 export function fetchDeb(name: string, pins: Pins = loadPins()): string {
   const pin = pins.packages[name];
   if (!pin) throw new Error(`image/debian-packages.json has no pin for ${name}`);
-  const file = cachePath('debs', debFileName(name, pin));
+  const file = debCachePath(name, pin);
+  if (!existsSync(file)) {
+    // A cache from before the sha256 was in the name: adopt the file if it is the pinned one.
+    const legacy = legacyDebCachePath(name, pin);
+    if (existsSync(legacy) && sha256(readFileSync(legacy)) === pin.sha256) renameSync(legacy, file);
+  }
   if (!existsSync(file)) {
     const tmp = cachePath('debs', `.download-${process.pid}-${name}`);
-    rmSync(tmp, { recursive: true, force: true });
     try {
-      const got = aptDownload(name, pin.version, tmp);
+      const got = downloadPin(name, pin, tmp);
       const sum = sha256(readFileSync(got));
       if (sum !== pin.sha256) {
         throw new Error(
           `${name}=${pin.version} downloaded with sha256 ${sum}, but image/debian-packages.json pins ${pin.sha256}.\n` +
-            'The archive serves different bytes under the same version (or a different architecture was picked). Check the apt sources, then re-pin deliberately:\n' +
-            REPIN_HINT,
+            'The archive serves different bytes under the same version (or a different architecture was picked). Check the apt sources, then re-pin deliberately.\n' +
+            REPIN_STEPS,
         );
       }
       mkdirSync(dirname(file), { recursive: true });
@@ -101,7 +200,29 @@ export interface ExtractedPackage {
   control: string;
 }
 
-/** The package unpacked with dpkg-deb -x (cached by name, version and sha256). */
+/**
+ * extractPackage for each name, reporting every pin that is neither cached
+ * nor downloadable at once (unavailablePinsMessage), not just the first.
+ */
+export function extractPackages(names: string[], pins: Pins = loadPins()): ExtractedPackage[] {
+  const out: ExtractedPackage[] = [];
+  const gone: DebianPinUnavailable[] = [];
+  for (const name of names) {
+    try {
+      out.push(extractPackage(name, pins));
+    } catch (e) {
+      if (!(e instanceof DebianPinUnavailable)) throw e;
+      gone.push(e);
+    }
+  }
+  if (gone.length) throw new Error(unavailablePinsMessage(gone));
+  return out;
+}
+
+/**
+ * The package unpacked with dpkg-deb -x, cached by name, version and sha256
+ * (the first 16 hex digits): once unpacked, a pin builds without its .deb.
+ */
 export function extractPackage(name: string, pins: Pins = loadPins()): ExtractedPackage {
   const pin = pins.packages[name];
   if (!pin) throw new Error(`image/debian-packages.json has no pin for ${name}`);
@@ -149,6 +270,10 @@ export function repin(log: (s: string) => void = console.log): void {
       const deb = aptDownload(`${name}${arch}`, m[1], tmp);
       const control = run('dpkg-deb', ['-f', deb, 'Architecture']).stdout.trim();
       next.packages[name] = { version: m[1], architecture: control, sha256: sha256(readFileSync(deb)) };
+      // Keep it: the next build needs it, and it may leave the archive before long.
+      const keep = debCachePath(name, next.packages[name]);
+      mkdirSync(dirname(keep), { recursive: true });
+      if (!existsSync(keep)) renameSync(deb, keep);
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
