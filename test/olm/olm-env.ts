@@ -1,0 +1,466 @@
+/**
+ * A real Operator Lifecycle Manager on the test control plane, all on the
+ * host (no pods, no images):
+ *
+ *   - OLM's CRDs (tools/olm: the v0.46.0 module's deploy/chart/crds),
+ *     applied server-side (the ClusterServiceVersion CRD is 814 KB, too big
+ *     for client-side apply's last-applied annotation);
+ *   - the namespaces OLM's own manifests create: `olm` (OLM and the global
+ *     catalogs) and `operators` with its `global-operators` OperatorGroup,
+ *     plus the OLMConfig `cluster`;
+ *   - the `olm` operator (CSVs, OperatorGroups) and the `catalog` operator
+ *     (CatalogSources, Subscriptions, InstallPlans) as host processes
+ *     against the test kubeconfig;
+ *   - `opm serve olm-bundle/catalog` (the inline flavour: every
+ *     olm.bundle carries its manifests as olm.bundle.object, image "", so the
+ *     catalog operator never starts a bundle-unpack Job, which would need a
+ *     kubelet and an image pull).
+ *
+ *   const olm = await startOlm();          // beforeAll, long timeout (cold builds)
+ *   ... CatalogSource {sourceType: grpc, address: olm.catalogAddress} in olm.namespace ...
+ *   olm.assertRunning();                   // in every wait loop: a dead component fails at once
+ *   await olm.stop();                      // afterAll
+ *
+ * Ports. opm gets a free port for gRPC and another for pprof (127.0.0.1).
+ * The olm and catalog operators have NO flag for their health/metrics port
+ * (pkg/lib/server: ":8080", or ":8443" when --tls-cert and --tls-key are
+ * given, on all interfaces), so olm serves plain HTTP on :8080 and catalog
+ * serves HTTPS on :8443 with a throw-away self-signed certificate. A port
+ * already taken is not fatal for them (the listener error is only logged,
+ * cmd/olm/main.go and cmd/catalog/main.go); readiness is therefore read from
+ * their logs, and /healthz is checked only when the port was ours.
+ *
+ * Lifetime. Every component runs detached (its own process group) with its
+ * log in a file under logDir. stop() sends SIGTERM to each group, then
+ * SIGKILL after a grace period. A small guard process (plain Node, holding
+ * the read end of a pipe only this process writes to) does the same when
+ * this process dies without calling stop() (jest worker killed, OOM...).
+ * A binary that cannot be built or found, or a component that exits before
+ * it is ready, is an Error carrying its log tail: the tests fail, never skip.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { toolPath, REPO_ROOT } from '../../infra/validate/operator-framework';
+import { issue } from '../../testenv/certs';
+import { kubeconfigPath, kubectl, waitFor } from '../../testenv/kube';
+
+/** OLM's own namespace: the catalog operator's --namespace, i.e. the global catalog namespace. */
+export const OLM_NAMESPACE = 'olm';
+/** Where upstream puts the global (AllNamespaces) OperatorGroup. */
+export const OPERATORS_NAMESPACE = 'operators';
+/**
+ * Label for CatalogSources that point at an opm serve of ours. startOlm()
+ * deletes those left behind by an earlier run that was killed: OLM resolves a
+ * Subscription against every catalog in the global namespace, and one it
+ * cannot reach fails the resolution of all of them ("error using
+ * catalogsource olm/x: failed to list bundles ... connection refused").
+ */
+export const CATALOG_LABEL = 'flight-operator.test/olm-env';
+
+export interface OlmComponent {
+  readonly name: 'olm' | 'catalog' | 'opm';
+  readonly pid: number;
+  readonly logFile: string;
+  readonly args: string[];
+  /** Exit code or signal once it has exited; undefined while it runs. */
+  exit?: string;
+}
+
+export interface OlmEnv {
+  readonly namespace: string;
+  /** host:port of `opm serve`, for CatalogSource spec.address. */
+  readonly catalogAddress: string;
+  readonly catalogPort: number;
+  /** The File-Based Catalog directory opm serves. */
+  readonly catalogDir: string;
+  /** Logs of all components (kept after stop() when keepLogs or FLIGHT_KEEP_OLM=1). */
+  readonly dir: string;
+  readonly components: readonly OlmComponent[];
+  /** Versions of the binaries (tools/olm VERSIONS, opm version). */
+  readonly versions: Record<string, string>;
+  /** Seconds from startOlm() to each milestone. */
+  readonly timings: Record<string, number>;
+  /** Throws (with the log tail) when any component has exited. */
+  assertRunning(): void;
+  /** The last lines of every component's log, for failure messages. */
+  logTails(lines?: number): string;
+  stop(opts?: { keepLogs?: boolean }): Promise<void>;
+}
+
+export interface StartOlmOptions {
+  /** FBC directory to serve. Default: olm-bundle/catalog (the inline flavour). */
+  catalogDir?: string;
+  /** How long each component may take to become ready. Default 120 s (2 busy cores). */
+  readyTimeoutMs?: number;
+  log?: (msg: string) => void;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Timers that stop() may leave pending are tracked and cleared, so they never hold jest open. */
+const pending = new Set<NodeJS.Timeout>();
+function timer(ms: number): Promise<'timeout'> {
+  return new Promise((resolve) => {
+    const t = setTimeout(() => {
+      pending.delete(t);
+      resolve('timeout');
+    }, ms);
+    pending.add(t);
+  });
+}
+function clearTimers(): void {
+  for (const t of pending) clearTimeout(t);
+  pending.clear();
+}
+
+/** A free TCP port on 127.0.0.1 (bind 0, read, close). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** True when nothing listens on :port (all interfaces), as OLM's servers bind it. */
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, () => srv.close(() => resolve(true)));
+  });
+}
+
+function tailOf(file: string, lines: number): string {
+  try {
+    const all = readFileSync(file, 'utf8').split('\n');
+    return all.slice(-lines - 1).join('\n').trimEnd();
+  } catch (e) {
+    return `(no log: ${(e as Error).message})`;
+  }
+}
+
+/** GET url; resolves with the status code (0 on a connection error). TLS certificates are not checked (self-signed, ours). */
+function probe(url: string): Promise<number> {
+  return new Promise((resolve) => {
+    const mod = url.startsWith('https:') ? https : http;
+    const req = mod.get(url, { timeout: 3000, rejectUnauthorized: false, agent: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(0));
+  });
+}
+
+/**
+ * The parent-death guard: reads "pid" lines from its stdin; on EOF (its
+ * owner exited, however) it SIGTERMs every registered process group, then
+ * SIGKILLs what is left after 5 s. Plain JavaScript for `node -e`.
+ */
+const GUARD = `
+const pids = new Set();
+let buf = '';
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', (c) => {
+  buf += c;
+  const lines = buf.split('\\n');
+  buf = lines.pop();
+  for (const l of lines) {
+    if (l.startsWith('-')) pids.delete(Number(l.slice(1)));
+    else if (l) pids.add(Number(l));
+  }
+});
+const sig = (pid, s) => { try { process.kill(-pid, s); } catch { try { process.kill(pid, s); } catch {} } };
+process.stdin.on('end', () => {
+  for (const p of pids) sig(p, 'SIGTERM');
+  setTimeout(() => { for (const p of pids) sig(p, 'SIGKILL'); process.exit(0); }, 5000);
+});
+`;
+
+interface Running {
+  c: OlmComponent;
+  child: ChildProcess;
+  exited: Promise<void>;
+}
+
+export async function startOlm(opts: StartOlmOptions = {}): Promise<OlmEnv> {
+  const t0 = Date.now();
+  const log = opts.log ?? ((m: string) => process.stderr.write(`olm-env: ${m}\n`));
+  const timings: Record<string, number> = {};
+  const mark = (k: string) => (timings[k] = Math.round((Date.now() - t0) / 10) / 100);
+  const readyTimeoutMs = opts.readyTimeoutMs ?? 120_000;
+  const catalogDir = path.resolve(opts.catalogDir ?? path.join(REPO_ROOT, 'olm-bundle', 'catalog'));
+  if (!existsSync(catalogDir)) throw new Error(`olm-env: catalog directory ${catalogDir} does not exist (npm run bundle generates it)`);
+
+  // Binaries: built from upstream modules on first use (minutes), cached afterwards.
+  const [olmBin, catalogBin, opmBin] = await Promise.all([toolPath('olm', 'olm'), toolPath('olm', 'catalog'), toolPath('opm', 'opm')]);
+  const crdDir = path.join(path.dirname(olmBin), 'crds');
+  if (!existsSync(crdDir)) throw new Error(`olm-env: OLM's CRDs are missing: ${crdDir} (tools/olm/build.sh copies them there)`);
+  const versions: Record<string, string> = {};
+  for (const line of readFileSync(path.join(path.dirname(olmBin), 'VERSIONS'), 'utf8').split('\n')) {
+    const [k, v] = line.split('=');
+    if (k && v) versions[k] = v;
+  }
+  mark('binaries');
+
+  const kubeconfig = kubeconfigPath();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'flight-olm-'));
+  mkdirSync(path.join(dir, 'opm-cache'));
+
+  // 1. CRDs (server-side: the CSV CRD exceeds the 256 KiB annotation limit), then Established.
+  await kubectl(['apply', '--server-side', '--force-conflicts', '--field-manager=flight-olm-env', '-f', crdDir], { timeoutMs: 120_000 });
+  await kubectl(['wait', '--for=condition=Established', '--timeout=90s', '-f', crdDir], { timeoutMs: 100_000 });
+  mark('crds');
+
+  // 2. What OLM's own manifests create besides its Deployments (deploy/chart/templates 00, 03, 13).
+  const base = [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: OLM_NAMESPACE } },
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: OPERATORS_NAMESPACE } },
+    { apiVersion: 'operators.coreos.com/v1', kind: 'OperatorGroup', metadata: { name: 'global-operators', namespace: OPERATORS_NAMESPACE } },
+    { apiVersion: 'operators.coreos.com/v1', kind: 'OLMConfig', metadata: { name: 'cluster' } },
+  ];
+  await kubectl(['apply', '--server-side', '--force-conflicts', '--field-manager=flight-olm-env', '-f', '-'], {
+    input: base.map((o) => JSON.stringify(o)).join('\n'),
+  });
+  await kubectl(['delete', 'catalogsource', '-n', OLM_NAMESPACE, '-l', `${CATALOG_LABEL}=true`, '--ignore-not-found', '--wait=false']);
+  mark('namespaces');
+
+  // 3. The guard, then the components.
+  const guard = spawn(process.execPath, ['-e', GUARD], { detached: true, stdio: ['pipe', 'ignore', 'ignore'], env: { PATH: process.env.PATH ?? '' } });
+  guard.unref();
+  (guard.stdin as unknown as { unref?: () => void }).unref?.();
+  const running: Running[] = [];
+  let stopping = false;
+
+  const launch = (name: OlmComponent['name'], bin: string, args: string[], env: NodeJS.ProcessEnv = {}): Running => {
+    const logFile = path.join(dir, `${name}.log`);
+    const fd = openSync(logFile, 'a');
+    let child: ChildProcess;
+    try {
+      child = spawn(bin, args, { cwd: dir, detached: true, stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
+    } finally {
+      closeSync(fd);
+    }
+    const c: OlmComponent = { name, pid: child.pid ?? -1, logFile, args };
+    const exited = new Promise<void>((resolve) => {
+      child.once('exit', (code, signal) => {
+        c.exit = signal ? `signal ${signal}` : `exit code ${code}`;
+        guard.stdin?.write(`-${c.pid}\n`);
+        if (!stopping) log(`${name} (pid ${c.pid}) stopped on its own: ${c.exit}; log ${logFile}`);
+        resolve();
+      });
+      child.once('error', (e) => {
+        c.exit = `spawn error: ${e.message}`;
+        resolve();
+      });
+    });
+    child.unref();
+    if (child.pid) guard.stdin?.write(`${child.pid}\n`);
+    const r = { c, child, exited };
+    running.push(r);
+    return r;
+  };
+
+  const assertRunning = () => {
+    const dead = running.filter((r) => r.c.exit !== undefined);
+    if (dead.length) {
+      throw new Error(
+        dead.map((r) => `olm-env: ${r.c.name} exited (${r.c.exit}); last lines of ${r.c.logFile}:\n${tailOf(r.c.logFile, 40)}`).join('\n\n'),
+      );
+    }
+  };
+  const logTails = (lines = 25) => running.map((r) => `--- ${r.c.name} (${r.c.logFile}) ---\n${tailOf(r.c.logFile, lines)}`).join('\n');
+
+  const stop = async (o: { keepLogs?: boolean } = {}) => {
+    stopping = true;
+    for (const r of running) if (r.c.exit === undefined) signalGroup(r.c.pid, 'SIGTERM');
+    const all = Promise.all(running.map((r) => r.exited)).then(() => 'exited' as const);
+    if ((await Promise.race([all, timer(10_000)])) !== 'exited') {
+      for (const r of running) if (r.c.exit === undefined) signalGroup(r.c.pid, 'SIGKILL');
+      await Promise.race([all, timer(5_000)]);
+    }
+    clearTimers();
+    // Nothing is left to guard: closing the pipe lets the guard exit.
+    guard.stdin?.destroy();
+    const keep = o.keepLogs || process.env.FLIGHT_KEEP_OLM === '1';
+    if (keep) log(`logs kept in ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
+  };
+
+  /** Waits for a log line (regex) while the component runs; throws with its log tail otherwise. */
+  const waitReady = async (r: Running, what: string, ready: () => Promise<boolean>) => {
+    const deadline = Date.now() + readyTimeoutMs;
+    for (;;) {
+      if (r.c.exit !== undefined) {
+        throw new Error(`olm-env: ${r.c.name} exited (${r.c.exit}) before ${what}; last lines of ${r.c.logFile}:\n${tailOf(r.c.logFile, 40)}`);
+      }
+      if (await ready()) return;
+      if (Date.now() > deadline) {
+        throw new Error(`olm-env: ${r.c.name} not ready after ${readyTimeoutMs / 1000}s (waited for ${what}); last lines of ${r.c.logFile}:\n${tailOf(r.c.logFile, 40)}`);
+      }
+      await sleep(250);
+    }
+  };
+  const logHas = (r: Running, re: RegExp) => async () => {
+    try {
+      return re.test(readFileSync(r.c.logFile, 'utf8'));
+    } catch {
+      return false;
+    }
+  };
+
+  try {
+    // opm serve: gRPC on a free port (it binds all interfaces), pprof on loopback,
+    // our own cache dir (so nothing is left in /tmp after a SIGKILL), rebuilt at
+    // start: --cache-enforce-integrity defaults to true with --cache-dir and
+    // would refuse the empty directory.
+    const catalogPort = await freePort();
+    const pprofPort = await freePort();
+    const opm = launch('opm', opmBin, [
+      'serve',
+      catalogDir,
+      '-p',
+      String(catalogPort),
+      `--pprof-addr=127.0.0.1:${pprofPort}`,
+      '-t',
+      path.join(dir, 'opm-termination.log'),
+      `--cache-dir=${path.join(dir, 'opm-cache')}`,
+      '--cache-enforce-integrity=false',
+    ]);
+
+    // The health ports OLM hard-codes; whether they are ours decides if /healthz proves anything.
+    const [own8080, own8443] = await Promise.all([portFree(8080), portFree(8443)]);
+    if (!own8080) log('port 8080 is taken: the olm operator will run without its health/metrics endpoint (not fatal)');
+    if (!own8443) log('port 8443 is taken: the catalog operator will run without its health/metrics endpoint (not fatal)');
+
+    // catalog: TLS only to move its health/metrics listener to :8443.
+    const cert = issue({ subject: { commonName: 'catalog-operator.local' }, server: true, dnsNames: ['localhost'], ips: ['127.0.0.1'], validDays: 2 });
+    writeFileSync(path.join(dir, 'catalog-tls.crt'), cert.certPem);
+    writeFileSync(path.join(dir, 'catalog-tls.key'), cert.keyPem, { mode: 0o600 });
+    // Without a kubelet these images are never pulled: they are only used for
+    // pod-backed catalogs (sourceType configmap, grpc with spec.image) and
+    // bundle-unpack Jobs, which an inline grpc-address catalog never needs.
+    const dummy = (n: string) => `registry.invalid/flight-olm-test/${n}:unused`;
+    const olm = launch('olm', olmBin, ['--namespace', OLM_NAMESPACE, '--writeStatusName', '', '--writePackageServerStatusName', ''], {
+      // cmd/olm has no --kubeconfig flag: controller-runtime's GetConfigOrDie reads $KUBECONFIG.
+      KUBECONFIG: kubeconfig,
+      OPERATOR_NAMESPACE: OLM_NAMESPACE,
+      OPERATOR_NAME: 'olm-operator',
+    });
+    const catalog = launch('catalog', catalogBin, [
+      '--kubeconfig',
+      kubeconfig,
+      '--namespace',
+      OLM_NAMESPACE,
+      '--writeStatusName',
+      '',
+      '--tls-cert',
+      path.join(dir, 'catalog-tls.crt'),
+      '--tls-key',
+      path.join(dir, 'catalog-tls.key'),
+      `--configmapServerImage=${dummy('configmap-operator-registry')}`,
+      `--opmImage=${dummy('opm')}`,
+      `--util-image=${dummy('olm')}`,
+    ]);
+
+    await Promise.all([
+      waitReady(opm, '"serving registry" and its gRPC port accepting connections', async () => {
+        if (!(await logHas(opm, /serving registry/)())) return false;
+        return new Promise<boolean>((resolve) => {
+          const s = net.connect(catalogPort, '127.0.0.1');
+          s.once('connect', () => (s.destroy(), resolve(true)));
+          s.once('error', () => resolve(false));
+        });
+      }).then(() => mark('opm')),
+      // The CSV controller's workers are the last to start (controller-runtime log).
+      waitReady(olm, 'its ClusterServiceVersion workers to start', async () => {
+        if (!(await logHas(olm, /"Starting workers".*"controllerKind":"ClusterServiceVersion"|Starting workers.*ClusterServiceVersion/)())) return false;
+        return own8080 ? (await probe('http://127.0.0.1:8080/healthz')) === 200 : true;
+      }).then(() => mark('olm')),
+      waitReady(catalog, '"starting workers..."', async () => {
+        if (!(await logHas(catalog, /starting workers/)())) return false;
+        return own8443 ? (await probe('https://127.0.0.1:8443/healthz')) === 200 : true;
+      }).then(() => mark('catalog')),
+    ]);
+
+    const opmVersion = await new Promise<string>((resolve) => {
+      const p = spawn(opmBin, ['version'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      let out = '';
+      p.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+      p.on('close', () => resolve(/OpmVersion:"([^"]+)"/.exec(out)?.[1] ?? out.trim()));
+      p.on('error', () => resolve('unknown'));
+    });
+    versions.opm = opmVersion;
+    log(`OLM up in ${timings.catalog ?? timings.olm}s: olm pid ${olm.c.pid}, catalog pid ${catalog.c.pid}, opm serve 127.0.0.1:${catalogPort} (pid ${opm.c.pid}); logs in ${dir}`);
+
+    return {
+      namespace: OLM_NAMESPACE,
+      catalogAddress: `127.0.0.1:${catalogPort}`,
+      catalogPort,
+      catalogDir,
+      dir,
+      components: running.map((r) => r.c),
+      versions,
+      timings,
+      assertRunning,
+      logTails,
+      stop,
+    };
+  } catch (e) {
+    await stop({ keepLogs: true });
+    throw e;
+  }
+}
+
+function signalGroup(pid: number, sig: NodeJS.Signals): void {
+  if (pid <= 0) return;
+  try {
+    process.kill(-pid, sig);
+  } catch {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      /* gone */
+    }
+  }
+}
+
+/** Polls fn like testenv's waitFor, but fails at once (with the logs) when an OLM component dies. */
+export function waitWithOlm<T>(
+  olm: OlmEnv,
+  description: string,
+  fn: () => Promise<T | undefined | null | false>,
+  opts: { timeoutMs?: number; intervalMs?: number; diagnose?: () => Promise<string> } = {},
+): Promise<T> {
+  class Dead extends Error {
+    constructor(readonly cause: unknown) {
+      super((cause as Error).message);
+    }
+  }
+  return waitFor(
+    description,
+    async () => {
+      try {
+        olm.assertRunning();
+      } catch (e) {
+        throw new Dead(e);
+      }
+      return fn();
+    },
+    { timeoutMs: opts.timeoutMs, intervalMs: opts.intervalMs ?? 500, rethrow: Dead },
+  ).catch(async (e: Error) => {
+    const extra = opts.diagnose ? await opts.diagnose().catch((d: Error) => `(diagnosis failed: ${d.message})`) : '';
+    throw new Error(`${e.message}${extra ? `\n${extra}` : ''}\n${olm.logTails()}`);
+  });
+}
