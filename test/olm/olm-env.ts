@@ -39,12 +39,13 @@
  * it is ready, is an Error carrying its log tail: the tests fail, never skip.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { parseAllDocuments } from 'yaml';
 import { toolPath, REPO_ROOT } from '../../infra/validate/operator-framework';
 import { issue } from '../../testenv/certs';
 import { kubeconfigPath, kubectl, waitFor } from '../../testenv/kube';
@@ -76,8 +77,10 @@ export interface OlmEnv {
   /** host:port of `opm serve`, for CatalogSource spec.address. */
   readonly catalogAddress: string;
   readonly catalogPort: number;
-  /** The File-Based Catalog directory opm serves. */
+  /** The File-Based Catalog opm serves: a snapshot of the source taken at start (others may regenerate olm-bundle/ meanwhile). */
   readonly catalogDir: string;
+  /** The catalog directory the snapshot was taken from. */
+  readonly sourceCatalogDir: string;
   /** Logs of all components (kept after stop() when keepLogs or FLIGHT_KEEP_OLM=1). */
   readonly dir: string;
   readonly components: readonly OlmComponent[];
@@ -217,6 +220,8 @@ export async function startOlm(opts: StartOlmOptions = {}): Promise<OlmEnv> {
   const kubeconfig = kubeconfigPath();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'flight-olm-'));
   mkdirSync(path.join(dir, 'opm-cache'));
+  const servedCatalog = path.join(dir, 'catalog');
+  cpSync(catalogDir, servedCatalog, { recursive: true });
 
   // 1. CRDs (server-side: the CSV CRD exceeds the 256 KiB annotation limit), then Established.
   await kubectl(['apply', '--server-side', '--force-conflicts', '--field-manager=flight-olm-env', '-f', crdDir], { timeoutMs: 120_000 });
@@ -329,7 +334,7 @@ export async function startOlm(opts: StartOlmOptions = {}): Promise<OlmEnv> {
     const pprofPort = await freePort();
     const opm = launch('opm', opmBin, [
       'serve',
-      catalogDir,
+      servedCatalog,
       '-p',
       String(catalogPort),
       `--pprof-addr=127.0.0.1:${pprofPort}`,
@@ -408,7 +413,8 @@ export async function startOlm(opts: StartOlmOptions = {}): Promise<OlmEnv> {
       namespace: OLM_NAMESPACE,
       catalogAddress: `127.0.0.1:${catalogPort}`,
       catalogPort,
-      catalogDir,
+      catalogDir: servedCatalog,
+      sourceCatalogDir: catalogDir,
       dir,
       components: running.map((r) => r.c),
       versions,
@@ -463,4 +469,35 @@ export function waitWithOlm<T>(
     const extra = opts.diagnose ? await opts.diagnose().catch((d: Error) => `(diagnosis failed: ${d.message})`) : '';
     throw new Error(`${e.message}${extra ? `\n${extra}` : ''}\n${olm.logTails()}`);
   });
+}
+
+/**
+ * The manifests of one bundle as a File-Based Catalog carries them inline
+ * (olm.bundle.object properties, base64 JSON), read from catalogDir: what
+ * OLM receives from opm serve. Default: the head of the package's default
+ * channel.
+ */
+export function catalogBundleObjects(catalogDir: string, pkg: string, bundleName?: string): Array<Record<string, any>> {
+  const blobs: Array<Record<string, any>> = [];
+  const walk = (d: string) => {
+    for (const f of readdirSync(d)) {
+      const p = path.join(d, f);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (/\.(ya?ml|json)$/.test(f)) for (const doc of parseAllDocuments(readFileSync(p, 'utf8'))) if (doc.contents) blobs.push(doc.toJS());
+    }
+  };
+  walk(catalogDir);
+  let name = bundleName;
+  if (!name) {
+    const pkgBlob = blobs.find((b) => b.schema === 'olm.package' && b.name === pkg);
+    const channel = blobs.find((b) => b.schema === 'olm.channel' && b.package === pkg && b.name === pkgBlob?.defaultChannel);
+    const entries: Array<{ name: string; replaces?: string; skips?: string[] }> = channel?.entries ?? [];
+    const replaced = new Set(entries.flatMap((e) => [e.replaces, ...(e.skips ?? [])]).filter(Boolean));
+    name = entries.find((e) => !replaced.has(e.name))?.name;
+  }
+  const bundle = blobs.find((b) => b.schema === 'olm.bundle' && b.package === pkg && b.name === name);
+  if (!bundle) throw new Error(`olm-env: no olm.bundle ${name ?? '(no channel head)'} of package ${pkg} in ${catalogDir}`);
+  return (bundle.properties as Array<{ type: string; value: { data: string } }>)
+    .filter((p) => p.type === 'olm.bundle.object')
+    .map((p) => JSON.parse(Buffer.from(p.value.data, 'base64').toString('utf8')));
 }

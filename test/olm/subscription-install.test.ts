@@ -14,14 +14,13 @@
  * anything. The time from Subscription to CSV Succeeded is printed and
  * written to bench/results/olm-install.json.
  */
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parse } from 'yaml';
 import { REPO_ROOT } from '../../infra/validate/operator-framework';
 import { k8s, kubectl, loadKubeConfig, statusCode } from '../../testenv/kube';
 import { useNamespace } from '../../testenv/namespace';
-import { CATALOG_LABEL, startOlm, waitWithOlm, type OlmEnv } from './olm-env';
+import { CATALOG_LABEL, catalogBundleObjects, startOlm, waitWithOlm, type OlmEnv } from './olm-env';
 
 const PACKAGE = 'flight-operator';
 const CHANNEL = 'stable';
@@ -32,8 +31,10 @@ const CRD = 'flighttickets.flights.com';
 const OLM_V1A1 = { group: 'operators.coreos.com', version: 'v1alpha1' } as const;
 const INSTALL_TIMEOUT_MS = 6 * 60_000; // OLM's own install check gives up after 5 min
 
-/** The CSV as the bundle ships it: what OLM must turn into objects. */
-const bundleCsv = parse(readFileSync(path.join(REPO_ROOT, 'olm-bundle/manifests/flight-operator.clusterserviceversion.yaml'), 'utf8'));
+type Obj = Record<string, any>;
+
+/** The CSV as the served catalog carries it (read in beforeAll): what OLM must turn into objects. */
+let bundleCsv: Obj;
 
 const ns = useNamespace('olm-install');
 let olm: OlmEnv;
@@ -41,7 +42,6 @@ let custom: k8s.CustomObjectsApi;
 let catalogName: string;
 const timeline: Record<string, number> = {};
 
-type Obj = Record<string, any>;
 
 async function getCustom(plural: string, namespace: string, name: string): Promise<Obj | undefined> {
   try {
@@ -91,6 +91,9 @@ beforeAll(async () => {
   // Cold builds of tools/olm and tools/opm take minutes each.
   olm = await startOlm();
   catalogName = `flight-operator-${ns.name}`;
+  const csv = catalogBundleObjects(olm.catalogDir, PACKAGE).find((o) => o.kind === 'ClusterServiceVersion');
+  if (csv?.metadata?.name !== CSV_NAME) throw new Error(`the channel head of ${PACKAGE} in ${olm.sourceCatalogDir} is ${csv?.metadata?.name}, expected ${CSV_NAME}`);
+  bundleCsv = csv;
 }, 45 * 60_000);
 
 // Logs are kept (and their folder printed) unless every test got to its end.
