@@ -407,7 +407,7 @@ export async function startOlm(opts: StartOlmOptions = {}): Promise<OlmEnv> {
       p.on('error', () => resolve('unknown'));
     });
     versions.opm = opmVersion;
-    log(`OLM up in ${timings.catalog ?? timings.olm}s: olm pid ${olm.c.pid}, catalog pid ${catalog.c.pid}, opm serve 127.0.0.1:${catalogPort} (pid ${opm.c.pid}); logs in ${dir}`);
+    log(`OLM up in ${Math.max(timings.opm ?? 0, timings.olm ?? 0, timings.catalog ?? 0)}s: olm pid ${olm.c.pid}, catalog pid ${catalog.c.pid}, opm serve 127.0.0.1:${catalogPort} (pid ${opm.c.pid}); logs in ${dir}`);
 
     return {
       namespace: OLM_NAMESPACE,

@@ -105,7 +105,8 @@ const done = () => void finished++;
 afterAll(async () => {
   if (!olm) return;
   try {
-    // Uninstall while OLM still runs, so it removes the cluster-scoped RBAC it made (labelled olm.owner*).
+    // Uninstall while OLM still runs: the CSV carries OLM's finalizer, which deletes the cluster-scoped
+    // RBAC it made (labelled olm.owner*); without OLM the CSV, and so the namespace, would never go away.
     await kubectl(['delete', 'subscription', PACKAGE, '-n', ns.name, '--ignore-not-found', '--wait=false'], { check: false });
     await kubectl(['delete', 'csv', CSV_NAME, '-n', ns.name, '--ignore-not-found', '--timeout=60s'], { check: false, timeoutMs: 70_000 });
     await kubectl(['delete', 'catalogsource', catalogName, '-n', olm.namespace, '--ignore-not-found', '--wait=false'], { check: false });
