@@ -303,7 +303,7 @@ export async function startOlm(opts: StartOlmOptions = {}): Promise<OlmEnv> {
     else rmSync(dir, { recursive: true, force: true });
   };
 
-  /** Waits for a log line (regex) while the component runs; throws with its log tail otherwise. */
+  /** Polls ready() while the component runs; throws with its log tail when it exits or the time is up. */
   const waitReady = async (r: Running, what: string, ready: () => Promise<boolean>) => {
     const deadline = Date.now() + readyTimeoutMs;
     for (;;) {
