@@ -67,8 +67,9 @@ export class ClusterServiceVersion extends Construct {
           '',
           '### Before you create tickets',
           `Create a Secret named \`${s.bookingCredentialsSecret}\` with the booking API token under the key \`token\`` +
-            ` in the operator's namespace, and set the API endpoint in the \`BOOKING_API_URL\` key of the ConfigMap` +
-            ` \`flight-operator-controller-config\`.`,
+            " in the operator's namespace. Set the API endpoint with the Subscription:" +
+            ' `spec.config.env: [{name: BOOKING_API_URL, value: https://...}]`. (The bundled ConfigMap holds only the' +
+            ' default: OLM rewrites it on every install and upgrade.)',
         ].join('\n'),
         version: s.version,
         minKubeVersion: props.minKubeVersion,
