@@ -46,7 +46,7 @@ async function main(): Promise<void> {
     bookingUrl: bookings.service.url,
     tokenFile: bookings.tokenFile,
     args: ['--drift-interval=60', '--metrics-bind-address=127.0.0.1:0'],
-    env: { LOG_LEVEL: 'info' },
+    env: { LOG_LEVEL: 'info', NODE_OPTIONS: process.env.CONTROLLER_NODE_OPTIONS ?? '' },
   });
   const rss = () => Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${controller.pid}/status`, 'utf8'))![1]) / 1024;
   const api = env.ticketsApi();
@@ -86,15 +86,18 @@ async function main(): Promise<void> {
     watch.abort();
 
     // 3. Memory with everything cached.
-    const rssMiB = rss();
-
-    // 4. Idle: one minute with nothing to change.
     const port = Number(controller.lines.map((l) => /"metrics":true.*"port":(\d+)/.exec(l)?.[1]).find(Boolean));
     const metric = async (name: string) =>
       (await (await fetch(`http://127.0.0.1:${port}/metrics`)).text())
         .split('\n')
         .filter((l) => l.startsWith(name))
         .reduce((s: number, l: string) => s + Number(l.split(' ').pop()), 0);
+    const rssMiB = rss();
+    const heapMiB = (await metric('nodejs_heap_size_used_bytes')) / 1048576;
+    const heapTotalMiB = (await metric('nodejs_heap_size_total_bytes')) / 1048576;
+    const externalMiB = (await metric('nodejs_external_memory_bytes')) / 1048576;
+
+    // 4. Idle: one minute with nothing to change.
     const writes = async () => (await metric('rest_client_requests_total{code="200",method="PATCH"')) + (await metric('rest_client_requests_total{code="201",method="POST"'));
     const [w0, b0calls] = [await writes(), await metric('booking_api_requests_total')];
     await new Promise((r) => setTimeout(r, 60_000));
@@ -105,7 +108,15 @@ async function main(): Promise<void> {
       benchmark: 'controller on a real control plane and booking service',
       sequential: { tickets: seq, readyP50Ms: Math.round(pct(latencies, 50)), readyP99Ms: Math.round(pct(latencies, 99)), readyMaxMs: Math.round(Math.max(...latencies)) },
       burst: { tickets: burst, createSeconds: +(created / 1000).toFixed(2), allReadySeconds: +burstSeconds.toFixed(2), ticketsPerSecond: +(burst / burstSeconds).toFixed(1) },
-      memory: { tickets: seq + burst + 1, baselineRssMiB: +baselineRssMiB.toFixed(1), controllerRssMiB: +rssMiB.toFixed(1) },
+      memory: {
+        tickets: seq + burst + 1,
+        baselineRssMiB: +baselineRssMiB.toFixed(1),
+        controllerRssMiB: +rssMiB.toFixed(1),
+        heapUsedMiB: +heapMiB.toFixed(1),
+        heapTotalMiB: +heapTotalMiB.toFixed(1),
+        externalMiB: +externalMiB.toFixed(1),
+        nodeOptions: process.env.CONTROLLER_NODE_OPTIONS ?? '',
+      },
       idleMinute: { apiServerWrites: idleWrites, bookingCalls: idleBookingCalls, tickets: seq + burst + 1, driftIntervalSeconds: 60 },
       cpus: os.cpus().length,
       loadAverage: os.loadavg().map((l) => +l.toFixed(2)),

@@ -70,6 +70,7 @@ describe('ControllerDeployment', () => {
     expect(env.BOOKING_API_URL).toEqual({ configMapKeyRef: { key: 'BOOKING_API_URL', name: 'flight-operator-controller-config' } });
     expect(env.BOOKING_API_TOKEN_FILE).toBe('/var/run/secrets/flights.com/booking/token');
     expect(env.WATCH_NAMESPACE).toEqual({ fieldRef: { fieldPath: "metadata.annotations['olm.targetNamespaces']" } });
+    expect(env.NODE_OPTIONS).toBe('--max-old-space-size=160');
     expect(JSON.stringify(manager.env)).not.toContain('secretKeyRef');
     expect(pod.volumes).toContainEqual({ name: 'booking-credentials', secret: { secretName: 'booking-creds', optional: true, defaultMode: 0o440 } });
     expect(manager.volumeMounts).toContainEqual({ mountPath: '/var/run/secrets/flights.com/booking', name: 'booking-credentials', readOnly: true });
