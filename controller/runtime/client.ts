@@ -50,7 +50,10 @@ export interface TransportResponse {
   body: string;
 }
 
-export type Transport = (req: RequestOptions & { bodyText?: string }) => Promise<TransportResponse>;
+export type Transport = ((req: RequestOptions & { bodyText?: string }) => Promise<TransportResponse>) & {
+  /** Drop pooled connections (they may be half-dead): the next request dials afresh. */
+  reset?: () => void;
+};
 
 /** The content types the apiserver accepts for PATCH. */
 export const PatchType = {
@@ -148,6 +151,15 @@ export class KubeClient {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster');
     return new KubeClient(kubeConfigTransport(kc), { host: new URL(cluster.server).host, ...opts }, kc);
+  }
+
+  /**
+   * Forget pooled connections. Called when a watch on this server went
+   * silent: the keep-alive sockets next to it may be just as dead (a dropped
+   * NAT entry, a vanished node), and a request sent on one would hang.
+   */
+  resetConnections(): void {
+    this.transport.reset?.();
   }
 
   /** Raw call. Resolves with the parsed JSON body; throws KubeApiError on non-2xx. */
@@ -263,7 +275,12 @@ export function kubeConfigTransport(kc: k8s.KubeConfig): Transport {
   const server = new k8s.ServerConfiguration(cluster.server, {});
   const http = new k8s.IsomorphicFetchHttpLibrary();
   let shared: { key: string; dispatcher: Dispatcher } | undefined;
-  return async (req) => {
+  const reset = () => {
+    const old = shared;
+    shared = undefined;
+    void old?.dispatcher.destroy().catch(() => undefined);
+  };
+  const transport: Transport = async (req) => {
     const ctx = server.makeRequestContext(req.path, req.method);
     for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) ctx.setQueryParam(k, String(v));
     ctx.setHeaderParam('Accept', 'application/json');
@@ -285,9 +302,17 @@ export function kubeConfigTransport(kc: k8s.KubeConfig): Transport {
         if (old) void old.dispatcher.close(); // lets requests in progress finish
       }
     }
-    const res = await http.send(ctx).toPromise();
-    return { status: res.httpStatusCode, headers: res.headers, body: await res.body.text() };
+    try {
+      const res = await http.send(ctx).toPromise();
+      return { status: res.httpStatusCode, headers: res.headers, body: await res.body.text() };
+    } catch (err) {
+      // A timeout or a broken socket: the pool may hold more like it.
+      if (!req.signal?.aborted || (req.signal.reason as Error | undefined)?.name === 'TimeoutError') reset();
+      throw err;
+    }
   };
+  transport.reset = reset;
+  return transport;
 }
 
 /** What decides the TLS connection: CA, client certificate and key, server name. */

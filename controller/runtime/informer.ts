@@ -74,7 +74,11 @@ export function kubeListerWatcher<T extends k8s.KubernetesObject>(
         (type, obj) => onEvent(type as WatchEventType, obj),
         (err) => onDone(err ?? undefined),
       );
-      return () => ctrl.abort();
+      return () => {
+        ctrl.abort();
+        // Aborted as stale or stopped: either way, do not send the relist down a pooled socket that may be as dead as this watch.
+        client.resetConnections();
+      };
     },
   };
 }
