@@ -7,6 +7,7 @@
  *
  * Run as a process: booking-service/main.ts (npm run booking-service).
  */
+import { TRANSIENT_CODES, type ContractErrorCode } from '../booking-api/types';
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -47,23 +48,8 @@ export interface BookingServiceHandle {
   stop(opts?: { graceMs?: number }): Promise<void>;
 }
 
-type ErrorCode =
-  | 'invalid_request'
-  | 'payload_too_large'
-  | 'unauthorized'
-  | 'not_found'
-  | 'method_not_allowed'
-  | 'booking_not_found'
-  | 'booking_cancelled'
-  | 'idempotency_key_reused'
-  | 'sold_out'
-  | 'unknown_route'
-  | 'request_in_flight'
-  | 'rate_limited'
-  | 'unavailable'
-  | 'internal';
+type ErrorCode = ContractErrorCode;
 
-const RETRYABLE = new Set<ErrorCode>(['request_in_flight', 'rate_limited', 'unavailable', 'internal']);
 
 class HttpError extends Error {
   constructor(
@@ -469,7 +455,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
 }
 
 function sendError(res: ServerResponse, err: HttpError): void {
-  sendJson(res, err.status, { code: err.code, message: err.message, retryable: RETRYABLE.has(err.code) }, err.headers);
+  sendJson(res, err.status, { code: err.code, message: err.message, retryable: TRANSIENT_CODES.has(err.code) }, err.headers);
 }
 
 async function readJsonBody(req: IncomingMessage, max: number): Promise<unknown> {

@@ -16,20 +16,9 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 
-export type BookingState = 'active' | 'cancelled';
+import type { Booking, BookingState } from '../booking-api/types';
 
-export interface Booking {
-  id: string;
-  from: string;
-  to: string;
-  seats: number;
-  owner: string;
-  ownerRef: string | null;
-  state: BookingState;
-  createdAt: string;
-  updatedAt: string;
-  version: number;
-}
+export type { Booking, BookingState } from '../booking-api/types';
 
 export interface NewBooking {
   from: string;

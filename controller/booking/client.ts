@@ -10,6 +10,7 @@
  * The token is read from the file at construction, is never logged and never
  * appears in an error.
  */
+import type { Booking, BookingState } from '../../booking-api/types';
 import { readFileSync } from 'node:fs';
 import { BookingError, PermanentBookingError, TransientBookingError, errorFromResponse } from './errors';
 
@@ -21,20 +22,7 @@ interface Raw {
   body: unknown;
 }
 
-export type BookingState = 'active' | 'cancelled';
-
-export interface Booking {
-  id: string;
-  from: string;
-  to: string;
-  seats: number;
-  owner: string;
-  ownerRef: string | null;
-  state: BookingState;
-  createdAt: string;
-  updatedAt: string;
-  version: number;
-}
+export type { Booking, BookingState } from '../../booking-api/types';
 
 export interface CreateBookingRequest {
   from: string;

@@ -5,27 +5,10 @@
  * retrying until the spec (or the world) changes.
  */
 
+import { TRANSIENT_CODES, type ContractErrorCode } from '../../booking-api/types';
+
 /** Codes of booking-api/openapi.yaml, plus the client's own (network_error, timeout, aborted, invalid_response, http_<status>). */
-export type BookingErrorCode =
-  | 'invalid_request'
-  | 'payload_too_large'
-  | 'unauthorized'
-  | 'not_found'
-  | 'method_not_allowed'
-  | 'booking_not_found'
-  | 'booking_cancelled'
-  | 'idempotency_key_reused'
-  | 'sold_out'
-  | 'unknown_route'
-  | 'request_in_flight'
-  | 'rate_limited'
-  | 'unavailable'
-  | 'internal'
-  | 'network_error'
-  | 'timeout'
-  | 'aborted'
-  | 'invalid_response'
-  | (string & {});
+export type BookingErrorCode = ContractErrorCode | 'network_error' | 'timeout' | 'aborted' | 'invalid_response' | (string & {});
 
 export interface BookingErrorInit {
   /** HTTP status, when a response was received. */
@@ -73,7 +56,6 @@ export function isBookingNotFound(err: unknown): boolean {
 }
 
 /** Codes the contract defines as transient whatever the status. */
-const TRANSIENT_CODES = new Set(['request_in_flight', 'rate_limited', 'unavailable', 'internal']);
 
 /**
  * Maps an HTTP error response to an error. Works for any implementation:
