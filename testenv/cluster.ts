@@ -151,6 +151,7 @@ function procOurs(pid: number, dir: string): boolean {
 
 /** Signals pid's process group (a detached child's pgid is its pid), else pid alone; a gone process is no error. */
 export function signalGroup(pid: number, sig: NodeJS.Signals): void {
+  if (pid <= 0) return; // -0 would be our own process group
   try {
     process.kill(-pid, sig);
   } catch {

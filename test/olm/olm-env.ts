@@ -49,6 +49,7 @@ import { parseAllDocuments } from 'yaml';
 import { toolPath, REPO_ROOT } from '../../infra/validate/operator-framework';
 import { issue } from '../../testenv/certs';
 import { kubeconfigPath, kubectl, waitFor } from '../../testenv/kube';
+import { signalGroup } from '../../testenv/cluster';
 
 /** OLM's own namespace: the catalog operator's --namespace, i.e. the global catalog namespace. */
 export const OLM_NAMESPACE = 'olm';
@@ -426,19 +427,6 @@ export async function startOlm(opts: StartOlmOptions = {}): Promise<OlmEnv> {
   } catch (e) {
     await stop({ keepLogs: true });
     throw e;
-  }
-}
-
-function signalGroup(pid: number, sig: NodeJS.Signals): void {
-  if (pid <= 0) return;
-  try {
-    process.kill(-pid, sig);
-  } catch {
-    try {
-      process.kill(pid, sig);
-    } catch {
-      /* gone */
-    }
   }
 }
 
