@@ -258,7 +258,8 @@ export async function reapStaleClusters(log: (msg: string) => void = () => {}): 
 
 // ---- files -----------------------------------------------------------------
 
-async function freePorts(n: number, avoid: Set<number> = new Set()): Promise<number[]> {
+/** n distinct free TCP ports on 127.0.0.1 (all bound at once, then released), none of them in `avoid`. */
+export async function freePorts(n: number, avoid: Set<number> = new Set()): Promise<number[]> {
   const servers: net.Server[] = [];
   const ports: number[] = [];
   try {
@@ -276,6 +277,11 @@ async function freePorts(n: number, avoid: Set<number> = new Set()): Promise<num
     await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
   }
   return ports;
+}
+
+/** One free TCP port on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  return (await freePorts(1))[0];
 }
 
 async function portFree(port: number): Promise<boolean> {

@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from '../../testenv/cluster';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Testing } from 'cdk8s';
@@ -32,17 +32,6 @@ let config: { User?: string; Env?: string[]; Entrypoint?: string[]; ExposedPorts
 let booking: ChildService;
 let controller: Running | undefined;
 const token = randomBytes(24).toString('hex');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 beforeAll(async () => {
   requireRoot();

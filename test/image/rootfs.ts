@@ -9,6 +9,7 @@
  *
  * Needs root (chroot, unshare, mount) and GNU tar.
  */
+import { stopGracefully } from '../support/child-process';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -112,13 +113,6 @@ export function runImage(opts: RunOptions): Running {
   return {
     child,
     logs,
-    async stop(graceMs = 10_000) {
-      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
-      const code = await exited;
-      clearTimeout(t);
-      return code;
-    },
+    stop: (graceMs = 10_000) => stopGracefully(child, exited, graceMs),
   };
 }

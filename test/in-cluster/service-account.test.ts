@@ -23,7 +23,7 @@
  * that mode needs are checked below with the same token instead.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from '../../testenv/cluster';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -72,17 +72,6 @@ class Exited extends Error {
   constructor(readonly cause: Error) {
     super(cause.message);
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** Starts the image's entrypoint as the kubelet would start the Deployment's container; resolves once /readyz answers 200. */

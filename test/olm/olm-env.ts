@@ -49,7 +49,7 @@ import { parseAllDocuments } from 'yaml';
 import { toolPath, REPO_ROOT } from '../../infra/validate/operator-framework';
 import { issue } from '../../testenv/certs';
 import { kubeconfigPath, kubectl, waitFor } from '../../testenv/kube';
-import { signalGroup } from '../../testenv/cluster';
+import { freePort, signalGroup } from '../../testenv/cluster';
 
 /** OLM's own namespace: the catalog operator's --namespace, i.e. the global catalog namespace. */
 export const OLM_NAMESPACE = 'olm';
@@ -120,19 +120,6 @@ function timer(ms: number): Promise<'timeout'> {
 function clearTimers(): void {
   for (const t of pending) clearTimeout(t);
   pending.clear();
-}
-
-/** A free TCP port on 127.0.0.1 (bind 0, read, close). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** True when nothing listens on :port (all interfaces), as OLM's servers bind it. */

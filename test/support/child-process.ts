@@ -48,14 +48,7 @@ export function spawnTs(entry: string, args: string[], env: NodeJS.ProcessEnv = 
     process: child,
     lines,
     exited,
-    async stop(graceMs = 15_000) {
-      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
-      const code = await exited;
-      clearTimeout(t);
-      return code;
-    },
+    stop: (graceMs = 15_000) => stopGracefully(child, exited, graceMs),
     async kill9() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGKILL');
@@ -63,4 +56,14 @@ export function spawnTs(entry: string, args: string[], env: NodeJS.ProcessEnv = 
     },
     tail: (n = 40) => lines.slice(-n).join('\n'),
   };
+}
+
+/** SIGTERM, then SIGKILL after graceMs; resolves with the exit code (at once if it already exited). */
+export async function stopGracefully(child: ChildProcess, exited: Promise<number | null>, graceMs: number): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+  child.kill('SIGTERM');
+  const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  const code = await exited;
+  clearTimeout(t);
+  return code;
 }
