@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Builds OLM's olm and catalog operators into "$1", and copies OLM's CRDs
-# (deploy/chart/crds/ of the module) into "$1/crds/". Called by
+# Builds OLM's olm and catalog operators into "$1", copies OLM's CRDs
+# (deploy/chart/crds/ of the module) into "$1/crds/" and OLM's whole upstream
+# Helm chart (deploy/chart/) into "$1/chart/": the Pulumi `olm` stack installs
+# OLM from it, offline. Called by
 # tools/ensure.sh (GOWORK=off GOFLAGS=-mod=mod CGO_ENABLED=0 GOTOOLCHAIN=local).
 #
 # As upstream's Makefile: CGO off, tag json1, version stamped into
@@ -25,7 +27,8 @@ echo "build.sh: $mod $version ($commit), $(go version), CGO_ENABLED=${CGO_ENABLE
 go build -trimpath -tags json1 -ldflags "$ldflags" -o "$out/" $mod/cmd/olm $mod/cmd/catalog
 
 cp "$moddir"/deploy/chart/crds/*.yaml "$out/crds/"
-chmod u+w "$out"/crds/*.yaml
+cp -r "$moddir"/deploy/chart "$out/chart"
+chmod -R u+w "$out/crds" "$out/chart"
 
 "$out/olm" --version
 "$out/catalog" --version
