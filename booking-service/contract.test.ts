@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnBookingService, type ChildService } from './child';
-import { adminFaults, describeBookingContract, rawRequest, type ContractTarget } from './contract';
+import { adminFaults, describeBookingContract, rawRequest, type ContractTarget } from '../test/support/booking-contract';
 
 jest.setTimeout(90_000);
 

@@ -1,7 +1,7 @@
 /**
  * The booking client on its own: error mapping (any implementation of the
  * contract), Retry-After, timeouts, network errors, token rotation, and the
- * token never leaking. The contract suite (booking-service/contract.ts) runs
+ * token never leaking. The contract suite (test/support/booking-contract.ts) runs
  * the same client against the real service.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,5 +1,5 @@
 import { EventRecorder } from './events';
-import { FakeApiServer } from './fake-apiserver';
+import { FakeApiServer } from '../../test/support/fake-apiserver';
 import { createLogger } from './logger';
 
 const ev = { group: '', version: 'v1', plural: 'events' };

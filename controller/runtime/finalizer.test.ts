@@ -1,4 +1,4 @@
-import { FakeApiServer } from './fake-apiserver';
+import { FakeApiServer } from '../../test/support/fake-apiserver';
 import { addFinalizerPatch, ensureFinalizer, hasFinalizer, isBeingDeleted, patchStatus, removeFinalizer, removeFinalizerPatch } from './finalizer';
 
 const rt = { group: 'example.com', version: 'v1', plural: 'widgets' };

@@ -1,5 +1,5 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { FakeApiServer } from './fake-apiserver';
+import { FakeApiServer } from '../../test/support/fake-apiserver';
 import { enqueueOnChange, generationChanged, ownerKeys, specOrMetadataChanged } from './handlers';
 import { Informer } from './informer';
 

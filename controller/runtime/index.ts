@@ -18,4 +18,4 @@ export * from './metrics';
 export * from './shutdown';
 export * from './workqueue';
 // Test helpers (in-memory apiserver) are deliberately not re-exported here:
-// import them from './fake-apiserver' in tests only.
+// import them from test/support/fake-apiserver.ts in tests only.

@@ -1,5 +1,5 @@
 import { Registry } from 'prom-client';
-import { FakeApiServer } from './fake-apiserver';
+import { FakeApiServer } from '../../test/support/fake-apiserver';
 import { LeaderElector, microTime, type LeaderElectorOptions } from './leader-election';
 
 const leases = { group: 'coordination.k8s.io', version: 'v1', plural: 'leases' };

@@ -30,9 +30,9 @@ import {
   type Booking,
   type BookingClientOptions,
   type CreateBookingRequest,
-} from '../controller/booking/client';
-import type { FaultConfig } from './faults';
-import { schemaErrors } from './schema';
+} from '../../controller/booking/client';
+import type { FaultConfig } from '../../booking-service/faults';
+import { schemaErrors } from '../../booking-service/schema';
 
 export interface ContractTarget {
   baseUrl: string;

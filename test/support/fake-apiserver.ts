@@ -11,8 +11,8 @@
  * subscribers, and fault injection. Not a full apiserver: no validation,
  * no field selectors, no server-side apply.
  */
-import { KubeClient, resourcePath, type RequestOptions, type ResourceType, type TransportResponse } from './client';
-import type { ListerWatcher, WatchEventType } from './informer';
+import { KubeClient, resourcePath, type RequestOptions, type ResourceType, type TransportResponse } from '../../controller/runtime/client';
+import type { ListerWatcher, WatchEventType } from '../../controller/runtime/informer';
 
 type Obj = Record<string, any>;
 type Req = RequestOptions & { bodyText?: string };
