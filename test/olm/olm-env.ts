@@ -101,6 +101,13 @@ export interface StartOlmOptions {
   catalogDir?: string;
   /** How long each component may take to become ready. Default 120 s (2 busy cores). */
   readyTimeoutMs?: number;
+  /**
+   * Apply OLM's CRDs, namespaces, global OperatorGroup and OLMConfig first.
+   * Default true. False when something else installs them (the Pulumi `olm`
+   * stack does, from OLM's chart): then startOlm only waits for the CRDs to
+   * be Established and runs the operators.
+   */
+  installClusterObjects?: boolean;
   log?: (msg: string) => void;
 }
 
@@ -211,8 +218,17 @@ export async function startOlm(opts: StartOlmOptions = {}): Promise<OlmEnv> {
   const servedCatalog = path.join(dir, 'catalog');
   cpSync(catalogDir, servedCatalog, { recursive: true });
 
+  const installClusterObjects = opts.installClusterObjects ?? true;
   // 1. CRDs (server-side: the CSV CRD exceeds the 256 KiB annotation limit), then Established.
-  await kubectl(['apply', '--server-side', '--force-conflicts', '--field-manager=flight-olm-env', '-f', crdDir], { timeoutMs: 120_000 });
+  if (installClusterObjects) await kubectl(['apply', '--server-side', '--force-conflicts', '--field-manager=flight-olm-env', '-f', crdDir], { timeoutMs: 120_000 });
+  else {
+    // Someone else is creating them: `kubectl wait` fails at once on an object that does not exist yet.
+    const deadline = Date.now() + readyTimeoutMs;
+    while ((await kubectl(['get', '-f', crdDir, '-o', 'name'], { check: false })).code !== 0) {
+      if (Date.now() > deadline) throw new Error(`olm-env: OLM's CRDs did not appear within ${readyTimeoutMs / 1000}s`);
+      await sleep(500);
+    }
+  }
   await kubectl(['wait', '--for=condition=Established', '--timeout=90s', '-f', crdDir], { timeoutMs: 100_000 });
   mark('crds');
 
@@ -223,9 +239,11 @@ export async function startOlm(opts: StartOlmOptions = {}): Promise<OlmEnv> {
     { apiVersion: 'operators.coreos.com/v1', kind: 'OperatorGroup', metadata: { name: 'global-operators', namespace: OPERATORS_NAMESPACE } },
     { apiVersion: 'operators.coreos.com/v1', kind: 'OLMConfig', metadata: { name: 'cluster' } },
   ];
-  await kubectl(['apply', '--server-side', '--force-conflicts', '--field-manager=flight-olm-env', '-f', '-'], {
-    input: base.map((o) => JSON.stringify(o)).join('\n'),
-  });
+  if (installClusterObjects) {
+    await kubectl(['apply', '--server-side', '--force-conflicts', '--field-manager=flight-olm-env', '-f', '-'], {
+      input: base.map((o) => JSON.stringify(o)).join('\n'),
+    });
+  }
   await kubectl(['delete', 'catalogsource', '-n', OLM_NAMESPACE, '-l', `${CATALOG_LABEL}=true`, '--ignore-not-found', '--wait=false']);
   mark('namespaces');
 
