@@ -1,45 +1,68 @@
 /**
  * The Pulumi program (Pulumi.yaml points here). Two stacks:
- *  - `manifests`: the operator from the plain manifests (no OLM);
- *  - `olm`: OLM from its release manifests, then the operator through a
- *    CatalogSource and a Subscription.
- * Settings come from stack config (Pulumi.<stack>.yaml) over the defaults of
- * this release, and are validated exactly as `npm run synth` validates them.
+ *  - `manifests`: the CRD, then the operator, from the cdk8s constructs;
+ *  - `olm`: OLM itself when the cluster has none (from OLM's upstream chart),
+ *    then the operator through a CatalogSource, an OperatorGroup and a
+ *    Subscription; waits for the CSV to reach Succeeded.
+ * Every setting is read and validated before anything is declared
+ * (stack-config.ts), so bad config fails `pulumi preview` naming the key.
+ * The components are usable from your own program: see index of exports
+ * below and the README.
  */
+import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import { defaultSettings } from '../defaults';
-import { ManifestsInstall } from './manifests-install';
-import { OlmInstall } from './olm-install';
-import { OlmSubscription } from './olm-subscription';
+import { checkCatalogAnswers, olmPresence } from './cluster-checks';
+import { FlightTicketOperator } from './flightticket-operator';
+import { Olm } from './olm';
+import { readStackConfig } from './stack-config';
 
-const config = new pulumi.Config('flight-operator');
-const method = config.get('installMethod') ?? 'manifests';
-const settings = defaultSettings({
-  ...(config.get('namespace') ? { namespace: config.require('namespace') } : {}),
-  ...(config.get('image') ? { image: config.require('image') } : {}),
-  ...(config.get('bookingApiUrl') ? { bookingApiUrl: config.require('bookingApiUrl') } : {}),
-  ...(config.getNumber('replicas') !== undefined ? { replicas: config.requireNumber('replicas') } : {}),
-});
+export default async function program(): Promise<Record<string, unknown>> {
+  const config = readStackConfig();
+  const provider = new k8s.Provider('cluster', {
+    // The path, not the file's contents: no credentials in the state.
+    kubeconfig: config.cluster.kubeconfig,
+    ...(config.cluster.context ? { context: config.cluster.context } : {}),
+    enableServerSideApply: true,
+  });
+  const opts = { providers: { kubernetes: provider } };
 
-export let installed: pulumi.Output<string> | string;
-if (method === 'manifests') {
-  new ManifestsInstall('flight-operator', { settings });
-  installed = `manifests in namespace ${settings.namespace}`;
-} else if (method === 'olm') {
-  const olmManifests = config.getObject<string[]>('olmManifests') ?? [];
-  const olm = olmManifests.length ? new OlmInstall('olm', { manifests: olmManifests }) : undefined;
-  const catalogAddress = config.get('catalogAddress');
-  const sub = new OlmSubscription(
+  if (config.method === 'manifests') {
+    const operator = new FlightTicketOperator('flight-operator', { settings: config.settings, bookingToken: config.bookingToken, install: { method: 'manifests' } }, opts);
+    return { method: 'manifests', namespace: operator.namespace, crd: operator.crdName };
+  }
+
+  const olmConfig = config.olm!;
+  if ('address' in olmConfig.catalog) await checkCatalogAnswers(olmConfig.catalog.address);
+  const installedBy = `${pulumi.getProject()}.${pulumi.getStack()}`;
+  let olm: Olm | undefined;
+  const presence = olmConfig.installOlm === 'never' ? 'foreign' : await olmPresence(config.cluster, installedBy);
+  if (olmConfig.installOlm === 'always' || presence !== 'foreign') {
+    if (!olmConfig.olmChart) {
+      throw new Error(`flight-operator:olmChart: the cluster has no OLM and no chart to install it from (set it to OLM's Helm chart directory; tools/ensure.sh olm copies it to <bin>/chart)`);
+    }
+    olm = new Olm('olm', { chartPath: olmConfig.olmChart, namespace: olmConfig.olmNamespace, packageServer: olmConfig.olmPackageServer, installedBy }, opts);
+  }
+  const operator = new FlightTicketOperator(
     'flight-operator',
     {
-      settings,
-      catalog: catalogAddress ? { address: catalogAddress } : { image: config.require('catalogImage') },
-      catalogNamespace: config.get('catalogNamespace') ?? 'olm',
-      targetNamespaces: config.getObject<string[]>('targetNamespaces') ?? [settings.namespace],
+      settings: config.settings,
+      bookingToken: config.bookingToken,
+      install: {
+        method: 'olm',
+        catalog: olmConfig.catalog,
+        catalogNamespace: olmConfig.catalogNamespace,
+        targetNamespaces: olmConfig.targetNamespaces,
+        approval: olmConfig.approval,
+        cluster: config.cluster,
+      },
     },
-    olm ? { dependsOn: olm.ready } : undefined,
+    { ...opts, ...(olm ? { dependsOn: [olm] } : {}) },
   );
-  installed = sub.subscription.metadata.name;
-} else {
-  throw new Error(`flight-operator:installMethod must be "manifests" or "olm", got "${method}"`);
+  return {
+    method: 'olm',
+    olmInstalledByThisStack: olm !== undefined,
+    namespace: operator.namespace,
+    csvName: operator.csv?.name,
+    csvPhase: operator.csv?.phase,
+  };
 }

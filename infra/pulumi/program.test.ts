@@ -1,9 +1,14 @@
 /**
- * The Pulumi program under Pulumi's mocks: which resources each stack
- * declares and with what. (`pulumi up` against a real cluster needs the
- * Pulumi CLI, which is not built here yet: see the closing notes.)
+ * The Pulumi components and stack config under Pulumi's mocks: fast checks
+ * of what gets declared and of every config error message. The real CLI,
+ * engine and provider run them against a control plane in
+ * test/pulumi/stacks.test.ts.
  */
 import * as pulumi from '@pulumi/pulumi';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 interface Registered {
   type: string;
@@ -11,7 +16,11 @@ interface Registered {
   inputs: any;
 }
 
-async function runProgram(config: Record<string, string>): Promise<Registered[]> {
+const dir = mkdtempSync(join(tmpdir(), 'flight-pulumi-unit-'));
+const kubeconfig = join(dir, 'kubeconfig');
+writeFileSync(kubeconfig, 'apiVersion: v1\nkind: Config\ncontexts:\n  - name: test\n    context: {cluster: c, user: u}\ncurrent-context: test\n');
+
+async function withMocks(config: Record<string, string>): Promise<Registered[]> {
   const registered: Registered[] = [];
   pulumi.runtime.setAllConfig(config);
   await pulumi.runtime.setMocks(
@@ -26,47 +35,92 @@ async function runProgram(config: Record<string, string>): Promise<Registered[]>
     'test',
     false,
   );
-  jest.isolateModules(() => require('./index'));
-  // Let the mocked registrations settle.
-  await new Promise((r) => setTimeout(r, 200));
   return registered;
 }
 
-describe('the Pulumi program', () => {
-  afterEach(() => jest.resetModules());
+const settle = () => new Promise((r) => setTimeout(r, 200));
 
-  test('the manifests stack installs the CRD group, then the operator group, from the cdk8s charts', async () => {
-    // GIVEN the manifests stack WHEN the program runs
-    const r = await runProgram({ 'flight-operator:installMethod': 'manifests', 'flight-operator:namespace': 'flights' });
+async function readConfig(config: Record<string, string>, env: NodeJS.ProcessEnv = {}) {
+  await withMocks(config);
+  const { readStackConfig } = await import('./stack-config');
+  return readStackConfig(new pulumi.Config('flight-operator'), env);
+}
+
+describe('FlightTicketOperator (manifests)', () => {
+  test('declares the namespace, the credentials Secret, the CRD group, then the controller group, from the cdk8s charts', async () => {
+    // GIVEN mocks WHEN the component is declared with a token
+    const r = await withMocks({});
+    const { FlightTicketOperator } = await import('./flightticket-operator');
+    const { defaultSettings } = await import('../defaults');
+    const op = new FlightTicketOperator('fo', { settings: defaultSettings({ namespace: 'flights' }), bookingToken: pulumi.secret('t0ken'), install: { method: 'manifests' } });
+    await settle();
     // THEN
-    const groups = r.filter((x) => x.type === 'kubernetes:yaml/v2:ConfigGroup');
-    expect(groups.map((g) => g.name)).toEqual(['flight-operator-crd', 'flight-operator-operator']);
-    const kinds = (g: Registered) => (g.inputs.objs as any[]).map((o) => o.kind);
-    expect(kinds(groups[0])).toEqual(['CustomResourceDefinition']);
-    expect(kinds(groups[1])).toEqual(expect.arrayContaining(['Namespace', 'ServiceAccount', 'ClusterRole', 'Deployment', 'PodDisruptionBudget']));
-    expect(groups[1].inputs.objs.find((o: any) => o.kind === 'Deployment').metadata.namespace).toBe('flights');
+    expect(r.map((x) => `${x.type} ${x.name}`)).toEqual([
+      'flights:index:FlightTicketOperator fo',
+      'kubernetes:core/v1:Namespace fo-namespace',
+      'kubernetes:core/v1:Secret fo-booking-credentials',
+      'kubernetes:yaml/v2:ConfigGroup fo-crd',
+      'kubernetes:yaml/v2:ConfigGroup fo-controller',
+    ]);
+    const byName = (n: string) => r.find((x) => x.name === n)!.inputs;
+    expect(byName('fo-namespace').metadata.labels['pod-security.kubernetes.io/enforce']).toBe('restricted');
+    expect(byName('fo-booking-credentials').metadata).toMatchObject({ name: 'flight-operator-booking-credentials', namespace: 'flights' });
+    expect(byName('fo-crd').objs.map((o: any) => o.kind)).toEqual(['CustomResourceDefinition']);
+    const kinds = byName('fo-controller').objs.map((o: any) => o.kind);
+    expect(kinds).toEqual(expect.arrayContaining(['ServiceAccount', 'ClusterRole', 'Deployment', 'PodDisruptionBudget']));
+    expect(kinds).not.toContain('Namespace'); // declared once, above
+    expect(op.serviceAccountName).toBe('flight-operator-controller');
+  });
+});
+
+describe('stack config', () => {
+  const base = { 'flight-operator:kubeconfig': kubeconfig };
+  const olm = { ...base, 'flight-operator:installMethod': 'olm', 'flight-operator:catalogAddress': '127.0.0.1:50051' };
+
+  test.each<[string, Record<string, string>, NodeJS.ProcessEnv, string]>([
+    ['a missing kubeconfig', { 'flight-operator:kubeconfig': join(dir, 'nope') }, {}, `flight-operator:kubeconfig: ${join(dir, 'nope')} does not exist`],
+    ['no kubeconfig at all', {}, { KUBECONFIG: join(dir, 'absent') }, `flight-operator:kubeconfig: ${join(dir, 'absent')} does not exist`],
+    ['an unknown context', { ...base, 'flight-operator:context': 'prod' }, {}, 'flight-operator:context: no context "prod" in'],
+    ['an invalid namespace name', { ...base, 'flight-operator:namespace': 'Flight_Ops' }, {}, 'flight-operator:namespace: "Flight_Ops" is not a namespace name'],
+    ['an unknown install method', { ...base, 'flight-operator:installMethod': 'helm' }, {}, 'flight-operator:installMethod: must be one of manifests, olm, got "helm"'],
+    ['zero replicas', { ...base, 'flight-operator:replicas': '0' }, {}, 'flight-operator:replicas: invalid operator setting "replicas": must be a whole number of at least 1, got 0'],
+    ['a token in clear text', { ...base, 'flight-operator:bookingToken': 'x' }, { PULUMI_CONFIG_SECRET_KEYS: '[]' }, 'flight-operator:bookingToken: is stored in clear text'],
+    ['an unknown channel', { ...olm, 'flight-operator:channel': 'beta' }, {}, 'flight-operator:channel: unknown channel "beta" of package flight-operator (the catalog has: stable)'],
+    ['no catalog', { ...base, 'flight-operator:installMethod': 'olm' }, {}, 'flight-operator:catalogAddress: set exactly one of catalogAddress'],
+    ['a catalog address without a port', { ...olm, 'flight-operator:catalogAddress': 'catalog' }, {}, 'flight-operator:catalogAddress: "catalog" is not host:port'],
+    ['an OLM chart that is not a chart', { ...olm, 'flight-operator:olmChart': dir }, {}, 'flight-operator:olmChart: '],
+  ])('rejects %s, naming the setting', async (_what, config, env, message) => {
+    // GIVEN a stack config with one bad setting WHEN the program reads it THEN the error names the key
+    await expect(readConfig(config, env)).rejects.toThrow(message);
   });
 
-  test('the olm stack installs OLM, then subscribes to flight-operator on the stable channel', async () => {
-    const r = await runProgram({
-      'flight-operator:installMethod': 'olm',
-      'flight-operator:olmManifests': JSON.stringify(['olm/crds.yaml', 'olm/olm.yaml']),
-      'flight-operator:catalogAddress': '127.0.0.1:50051',
+  test('a good olm config reads typed, with the defaults', async () => {
+    const c = await readConfig({ ...olm, 'flight-operator:bookingToken': 'x' }, { PULUMI_CONFIG_SECRET_KEYS: '["flight-operator:bookingToken"]' });
+    expect(c.method).toBe('olm');
+    expect(c.olm).toEqual({
+      installOlm: 'auto',
+      olmChart: undefined,
+      olmPackageServer: true,
+      olmNamespace: 'olm',
+      catalog: { address: '127.0.0.1:50051' },
+      catalogNamespace: 'olm',
+      targetNamespaces: ['flight-operator-system'],
+      approval: 'Automatic',
     });
-    expect(r.filter((x) => x.type === 'kubernetes:yaml/v2:ConfigFile').map((x) => x.inputs.file)).toEqual(['olm/crds.yaml', 'olm/olm.yaml']);
-    const byKind = (kind: string) => r.find((x) => x.inputs?.kind === kind)?.inputs;
-    expect(byKind('CatalogSource').spec).toMatchObject({ sourceType: 'grpc', address: '127.0.0.1:50051' });
-    expect(byKind('OperatorGroup').spec).toEqual({ targetNamespaces: ['flight-operator-system'] });
-    expect(byKind('Subscription').spec).toMatchObject({ name: 'flight-operator', channel: 'stable', sourceNamespace: 'olm', installPlanApproval: 'Automatic' });
+    expect(pulumi.Output.isInstance(c.bookingToken)).toBe(true);
   });
+});
 
-  test('a bad setting in stack config stops the program with the field named', async () => {
-    await expect(
-      (async () => {
-        pulumi.runtime.setAllConfig({ 'flight-operator:replicas': '0' });
-        await pulumi.runtime.setMocks({ newResource: (a) => ({ id: 'x', state: a.inputs }), call: (a) => a.inputs }, 'flight-operator', 'test', false);
-        jest.isolateModules(() => require('./index'));
-      })(),
-    ).rejects.toThrow('invalid operator setting "replicas": must be a whole number of at least 1, got 0');
+describe('checkCatalogAnswers', () => {
+  test('a catalog that does not answer fails with the setting named; one that does passes', async () => {
+    const { checkCatalogAnswers } = await import('./cluster-checks');
+    // GIVEN a port nobody listens on
+    const srv = net.createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => srv.once('listening', r));
+    const port = (srv.address() as net.AddressInfo).port;
+    await expect(checkCatalogAnswers(`127.0.0.1:${port}`)).resolves.toBeUndefined();
+    await new Promise((r) => srv.close(r));
+    // THEN after it closed, the check fails naming the key and the reason
+    await expect(checkCatalogAnswers(`127.0.0.1:${port}`)).rejects.toThrow(`flight-operator:catalogAddress: the catalog at 127.0.0.1:${port} does not answer (ECONNREFUSED)`);
   });
 });
