@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Builds the Pulumi toolchain into "$1": the CLI/engine (pulumi/pkg/v3
+# cmd/pulumi), the Kubernetes provider (pulumi-kubernetes/provider/v4, as
+# pulumi-resource-kubernetes) and our Node.js language host
+# (cmd/pulumi-language-nodejs, see its main.go for why it exists). Called by
+# tools/ensure.sh (GOWORK=off GOFLAGS=-mod=mod CGO_ENABLED=0 GOTOOLCHAIN=local).
+#
+# One module and one `go build` for all three: they share most of their
+# dependencies (grpc, sdk/v3, ...), which then compile once.
+set -euo pipefail
+out=${1:?usage: build.sh OUT_DIR}
+mkdir -p "$out"
+cd "$(dirname "$0")"
+# The checksum database answers 404 for the provider's pseudo-version (and a
+# few of its pulumi dependencies) while the proxy serves them; go.sum pins them.
+export GONOSUMDB=github.com/pulumi
+
+# The provider's main embeds generated files: build from a copy so the
+# family folder (whose hash keys the cache) stays as committed.
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cp -r . "$work/src"
+cd "$work/src"
+
+provider_mod=github.com/pulumi/pulumi-kubernetes/provider/v4
+provider_version=4.25.0 # the module's pseudo-version is the v4.25.0 tag's commit
+pulumi_version=$(go list -m -f '{{.Version}}' github.com/pulumi/pulumi/pkg/v3)
+provider_dir=$(go list -m -f '{{.Dir}}' $provider_mod)
+[ -d "$provider_dir" ] || { go mod download $provider_mod; provider_dir=$(go list -m -f '{{.Dir}}' $provider_mod); }
+
+echo "build.sh: pulumi $pulumi_version, kubernetes provider $provider_version ($(go list -m -f '{{.Version}}' $provider_mod)), $(go version)"
+go run ./internal/genschema "$provider_dir/cmd/pulumi-resource-kubernetes" "$provider_version" cmd/pulumi-resource-kubernetes
+
+ldflags="-s -w"
+ldflags+=" -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$pulumi_version"
+ldflags+=" -X $provider_mod/pkg/version.Version=$provider_version"
+ldflags+=" -X main.version=${pulumi_version#v}"
+go build -trimpath -ldflags "$ldflags" -o "$out/" \
+  github.com/pulumi/pulumi/pkg/v3/cmd/pulumi ./cmd/pulumi-resource-kubernetes ./cmd/pulumi-language-nodejs
+
+"$out/pulumi" version
+printf '%s\n' "pulumi=$pulumi_version" "pulumi-kubernetes=$provider_version" >"$out/VERSIONS"
+cp go.sum "$out/go.sum.used"
+ls -l "$out"
