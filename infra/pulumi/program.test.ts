@@ -9,6 +9,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { defaultSettings } from '../defaults';
+import { checkCatalogAnswers } from './cluster-checks';
+import { FlightTicketOperator } from './flightticket-operator';
+import { readStackConfig } from './stack-config';
 
 interface Registered {
   type: string;
@@ -42,7 +46,6 @@ const settle = () => new Promise((r) => setTimeout(r, 200));
 
 async function readConfig(config: Record<string, string>, env: NodeJS.ProcessEnv = {}) {
   await withMocks(config);
-  const { readStackConfig } = await import('./stack-config');
   return readStackConfig(new pulumi.Config('flight-operator'), env);
 }
 
@@ -50,8 +53,6 @@ describe('FlightTicketOperator (manifests)', () => {
   test('declares the namespace, the credentials Secret, the CRD group, then the controller group, from the cdk8s charts', async () => {
     // GIVEN mocks WHEN the component is declared with a token
     const r = await withMocks({});
-    const { FlightTicketOperator } = await import('./flightticket-operator');
-    const { defaultSettings } = await import('../defaults');
     const op = new FlightTicketOperator('fo', { settings: defaultSettings({ namespace: 'flights' }), bookingToken: pulumi.secret('t0ken'), install: { method: 'manifests' } });
     await settle();
     // THEN
@@ -113,7 +114,6 @@ describe('stack config', () => {
 
 describe('checkCatalogAnswers', () => {
   test('a catalog that does not answer fails with the setting named; one that does passes', async () => {
-    const { checkCatalogAnswers } = await import('./cluster-checks');
     // GIVEN a port nobody listens on
     const srv = net.createServer().listen(0, '127.0.0.1');
     await new Promise((r) => srv.once('listening', r));
