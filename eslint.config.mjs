@@ -12,4 +12,12 @@ export default tseslint.config(
       '@typescript-eslint/no-require-imports': 'off',
     },
   },
+  {
+    // One direction only: the image build reads infra (settings, generated bundles) and writes
+    // locks (infra/*-image.json); infra reads the locks and never builds an image.
+    files: ['infra/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/image/*', '**/image'], message: 'infra/ must not import image/: read the lock the image build writes (infra/defaults.ts).' }] }],
+    },
+  },
 );

@@ -6,18 +6,21 @@
  * checked against annotations.yaml, so the two ways of building the bundle
  * cannot drift apart unnoticed.
  */
-import { lstatSync, readdirSync, readFileSync } from 'node:fs';
-import { join, posix } from 'node:path';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, posix } from 'node:path';
 import { parse } from 'yaml';
+import { channelSettings, generateBundleManifests } from '../infra/bundle/generate';
+import { BUNDLE_IMAGE_LOCK, defaultSettings } from '../infra/defaults';
 import { REPO_ROOT } from './cache';
-import { packageVersion } from './controller-image';
 import { buildImage, type BuildOptions, type BuiltImage, type ImageName, type ImageSpec, type LayerEntry } from './oci';
 
 export const BUNDLE_DIR = join(REPO_ROOT, 'olm-bundle');
 export const BUNDLE_REPOSITORY = 'ghcr.io/flight-operator/bundle';
 
-export function bundleImageName(): ImageName {
-  return { repository: BUNDLE_REPOSITORY, tag: packageVersion() };
+/** Tagged with the bundle's own version (its CSV's spec.version). */
+export function bundleImageName(version: string): ImageName {
+  return { repository: BUNDLE_REPOSITORY, tag: version };
 }
 
 /** Files (0644) and folders (0755) under `dir`, as entries under `into`, owned by root. Symlinks are refused. */
@@ -115,7 +118,59 @@ export function bundleImageSpec(inputs: BundleInputs = {}, epoch?: number): Imag
   };
 }
 
+/** The version in the bundle's CSV. */
+export function bundleVersion(dir: string = BUNDLE_DIR): string {
+  const manifests = join(dir, 'manifests');
+  const csv = readdirSync(manifests).find((f) => f.endsWith('.clusterserviceversion.yaml'));
+  if (!csv) throw new Error(`${manifests} has no *.clusterserviceversion.yaml`);
+  const version = (parse(readFileSync(join(manifests, csv), 'utf8')) as { spec?: { version?: string } }).spec?.version;
+  if (!version) throw new Error(`${join(manifests, csv)} has no spec.version`);
+  return version;
+}
+
 export async function buildBundleImage(opts: BuildOptions & BundleInputs & { epoch?: number } = {}): Promise<{ image: BuiltImage; name: ImageName }> {
   const image = await buildImage(bundleImageSpec(opts, opts.epoch), opts);
-  return { image, name: bundleImageName() };
+  return { image, name: bundleImageName(bundleVersion(opts.dir)) };
+}
+
+/**
+ * The bundle image of every release in the channel (infra/releases.ts), each
+ * built from the files infra generates for that version (written to a
+ * temporary folder, exactly as `npm run bundle` writes the latest one to
+ * olm-bundle/). Oldest first.
+ */
+export async function buildReleaseBundleImages(opts: BuildOptions & { epoch?: number } = {}): Promise<Array<{ image: BuiltImage; name: ImageName }>> {
+  const out: Array<{ image: BuiltImage; name: ImageName }> = [];
+  for (const settings of channelSettings(defaultSettings())) {
+    const dir = mkdtempSync(join(tmpdir(), `bundle-${settings.version}-`));
+    try {
+      for (const [path, content] of generateBundleManifests(settings)) {
+        mkdirSync(dirname(join(dir, path)), { recursive: true });
+        writeFileSync(join(dir, path), content);
+      }
+      out.push(await buildBundleImage({ ...opts, dir }));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  return out;
+}
+
+export interface BundleImageLock {
+  repository: string;
+  /** Bundle version -> manifest digest. */
+  digests: Record<string, string>;
+}
+
+export function bundleLockText(built: Array<{ image: BuiltImage; name: ImageName }>): string {
+  const lock: BundleImageLock = { repository: BUNDLE_REPOSITORY, digests: Object.fromEntries(built.map((b) => [b.name.tag, b.image.manifestDigest])) };
+  return `${JSON.stringify(lock, null, 2)}\n`;
+}
+
+/** infra/bundle-image.json, rewritten only when it changes; true when it did. */
+export function writeBundleLock(built: Array<{ image: BuiltImage; name: ImageName }>, file = BUNDLE_IMAGE_LOCK): boolean {
+  const text = bundleLockText(built);
+  if (existsSync(file) && readFileSync(file, 'utf8') === text) return false;
+  writeFileSync(file, text);
+  return true;
 }

@@ -34,17 +34,18 @@ import { dirname, join } from 'node:path';
 import { debianBase, NONROOT_GID, NONROOT_UID, NONROOT_USER, type DebianBase } from './base';
 import { treeEntries } from './bundle-image';
 import { cachePath, REPO_ROOT, run } from './cache';
-import { packageVersion } from './controller-image';
 import { elfInfo } from './debian';
 import { RELEASE } from '../infra/defaults';
+import { LATEST_RELEASE } from '../infra/releases';
 import { buildImage, sha256, type BuildOptions, type BuiltImage, type ImageName, type ImageSpec, type LayerEntry } from './oci';
 
 export const CATALOG_DIR = join(REPO_ROOT, 'olm-bundle', 'catalog');
 export const CATALOG_REPOSITORY = 'ghcr.io/flight-operator/catalog';
 export const GRPC_PORT = 50051;
 
+/** Tagged with the latest operator release: the head of the channel it serves. */
 export function catalogImageName(): ImageName {
-  return { repository: CATALOG_REPOSITORY, tag: packageVersion() };
+  return { repository: CATALOG_REPOSITORY, tag: LATEST_RELEASE.version };
 }
 
 /** Folder holding opm (and grpc_health_probe when the family builds it). */
@@ -144,7 +145,7 @@ export function catalogImageSpec(inputs: CatalogInputs, epoch?: number): ImageSp
         'operators.operatorframework.io.index.configs.v1': '/configs',
         'org.opencontainers.image.title': 'flight-operator-catalog',
         'org.opencontainers.image.description': 'File-based OLM catalog of the flight-operator package, served by opm.',
-        'org.opencontainers.image.version': inputs.version ?? packageVersion(),
+        'org.opencontainers.image.version': inputs.version ?? LATEST_RELEASE.version,
         'org.opencontainers.image.source': RELEASE.repository,
         'org.opencontainers.image.licenses': 'Apache-2.0',
       },

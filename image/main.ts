@@ -3,7 +3,7 @@
  *
  *   npm run image                      all three: controller, bundle, catalog
  *   npm run image -- controller        only some (controller, bundle, catalog)
- *   npm run image -- --no-lock         do not write infra/controller-image.json
+ *   npm run image -- --no-lock         do not write infra/controller-image.json nor infra/bundle-image.json
  *   npm run image -- --catalog-cache=baked
  *                                      bake opm's serve cache into the catalog image
  *                                      (upstream layout; NOT reproducible, see catalog-image.ts)
@@ -13,14 +13,18 @@
  * dist/images/<name>.tar (docker-archive, for `docker load` / `podman load`).
  * Digests and sizes are printed and written to dist/images/digests.json; the
  * controller image's digest goes into infra/controller-image.json, which
- * infra/defaults.ts reads (deployments then pull by digest).
+ * infra/defaults.ts reads (deployments then pull by digest), and each
+ * release's bundle image digest into infra/bundle-image.json, which the
+ * published catalog (olm-bundle/catalog-image/) names. infra never builds an
+ * image: the image build writes locks, infra reads them.
  *
  * SOURCE_DATE_EPOCH sets every timestamp (default 0). FLIGHT_IMAGE_CACHE moves
  * the cache (default ~/.cache/flight-operator/image). See docs/images.md.
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { buildBundleImage } from './bundle-image';
+import { buildReleaseBundleImages, writeBundleLock } from './bundle-image';
+import { BUNDLE_IMAGE_LOCK } from '../infra/defaults';
 import { REPO_ROOT, cacheRoot } from './cache';
 import { buildCatalogImage, type CatalogCacheMode } from './catalog-image';
 import { buildControllerImage, CONTROLLER_ENTRY } from './controller-image';
@@ -34,7 +38,7 @@ export const OUT_DIR = join(REPO_ROOT, 'dist', 'images');
 export const CONTROLLER_LOCK = join(REPO_ROOT, 'infra', 'controller-image.json');
 
 interface Summary {
-  name: Name;
+  name: string;
   reference: string;
   digest: string;
   configDigest: string;
@@ -44,7 +48,7 @@ interface Summary {
   seconds: number;
 }
 
-function summarize(name: Name, image: BuiltImage, ref: ImageName, started: number): Summary {
+function summarize(name: string, image: BuiltImage, ref: ImageName, started: number): Summary {
   return {
     name,
     reference: `${ref.repository}:${ref.tag}@${image.manifestDigest}`,
@@ -57,7 +61,7 @@ function summarize(name: Name, image: BuiltImage, ref: ImageName, started: numbe
   };
 }
 
-function write(name: Name, image: BuiltImage, ref: ImageName, outDir: string): void {
+function write(name: string, image: BuiltImage, ref: ImageName, outDir: string): void {
   writeOciLayout(image, join(outDir, name), ref);
   writeDockerArchive(image, join(outDir, `${name}.tar`), ref);
 }
@@ -124,9 +128,17 @@ async function main(argv: string[]): Promise<number> {
           }
         }
       } else if (name === 'bundle') {
-        const r = await buildBundleImage({ epoch });
-        write(name, r.image, r.name, OUT_DIR);
-        summaries.push(summarize(name, r.image, r.name, started));
+        // Every release's bundle (the catalog lists them all); the latest in dist/images/bundle.
+        const built = await buildReleaseBundleImages({ epoch });
+        built.forEach((r, i) => {
+          const latest = i === built.length - 1;
+          write(latest ? name : `${name}-${r.name.tag}`, r.image, r.name, OUT_DIR);
+          summaries.push(summarize(latest ? name : `${name}-${r.name.tag}`, r.image, r.name, started));
+        });
+        if (lock) {
+          const changed = writeBundleLock(built);
+          console.log(`bundle: ${relative(REPO_ROOT, BUNDLE_IMAGE_LOCK)} ${changed ? 'updated: run `npm run bundle` so olm-bundle/catalog-image/ names these digests' : 'unchanged'}`);
+        }
       } else {
         const r = await buildCatalogImage({ epoch, cache: catalogCache });
         write(name, r.image, r.name, OUT_DIR);

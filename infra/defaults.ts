@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { LATEST_RELEASE } from './releases';
 import { OperatorSettings, validateSettings } from './settings';
 
 const root = join(__dirname, '..');
@@ -17,11 +18,22 @@ export function controllerImage(): string {
   return lock.digest ? `${lock.repository}@${lock.digest}` : `${lock.repository}:${lock.tag}`;
 }
 
-/** Settings of the release built from this tree; callers may override any field. */
+export const BUNDLE_IMAGE_LOCK = join(root, 'infra', 'bundle-image.json');
+
+/**
+ * The bundle image of each release, by digest: written by the image build
+ * (npm run image -- bundle) from the bundles infra generates; never edited by
+ * hand. Read here for the published catalog (olm-bundle/catalog-image/), so
+ * infra never builds an image itself.
+ */
+export function bundleImages(): { repository: string; digests: Record<string, string> } {
+  return JSON.parse(readFileSync(BUNDLE_IMAGE_LOCK, 'utf8')) as { repository: string; digests: Record<string, string> };
+}
+
+/** Settings of the latest release (infra/releases.ts) built from this tree; callers may override any field. */
 export function defaultSettings(overrides: Partial<OperatorSettings> = {}): OperatorSettings {
-  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
   return validateSettings({
-    version: pkg.version,
+    version: LATEST_RELEASE.version,
     image: controllerImage(),
     replicas: 2,
     namespace: 'flight-operator-system',
@@ -33,9 +45,8 @@ export function defaultSettings(overrides: Partial<OperatorSettings> = {}): Oper
   });
 }
 
-/** Release facts the CSV carries; fixed per version so the bundle is byte-for-byte reproducible. */
+/** Release facts the CSV carries that do not change per version (createdAt does: infra/releases.ts). */
 export const RELEASE = {
-  createdAt: '2026-11-22T00:00:00Z',
   minKubeVersion: '1.30.0',
   repository: 'https://github.com/flight-operator/flight-operator',
 };

@@ -13,4 +13,4 @@ new CrdChart(app, 'flightticket-crd');
 new OperatorChart(app, 'flight-operator', { settings: defaultSettings() });
 new ExampleTicketChart(app, 'example-ticket', { namespace: 'default' });
 app.synth();
-void writeBundle().then((n) => console.log(`olm-bundle: wrote ${n} files`));
+console.log(`olm-bundle: wrote ${writeBundle()} files`);

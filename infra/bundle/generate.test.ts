@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseAllDocuments, parse } from 'yaml';
-import { defaultSettings } from '../defaults';
+import { bundleImages, defaultSettings } from '../defaults';
 import { generateBundle, GENERATED_HEADER } from './generate';
 
 const root = join(__dirname, '..', '..');
@@ -18,9 +18,9 @@ function listFiles(dir: string): string[] {
 
 describe('olm-bundle/', () => {
   // GIVEN the generator and the committed folder
-  let generated: Awaited<ReturnType<typeof generateBundle>>;
-  beforeAll(async () => {
-    generated = await generateBundle(defaultSettings());
+  let generated: ReturnType<typeof generateBundle>;
+  beforeAll(() => {
+    generated = generateBundle(defaultSettings());
   });
 
   test('is exactly what `npm run bundle` generates (no drift, no stale files)', () => {
@@ -70,17 +70,27 @@ describe('olm-bundle/', () => {
     expect(blobs[2].properties).toContainEqual({ type: 'olm.gvk', value: { group: 'flights.com', kind: 'FlightTicket', version: 'v1' } });
   });
 
-  test('the published catalog names the bundle image by digest and carries no manifests inline', () => {
+  test('the published catalog names each bundle image by the digest infra/bundle-image.json records, and carries no manifests inline', () => {
     const blobs = parseAllDocuments(generated.get('catalog-image/flight-operator/catalog.yaml')!).map((d) => d.toJS());
-    const bundle = blobs.find((b) => b.schema === 'olm.bundle');
-    expect(bundle.image).toMatch(/^ghcr\.io\/flight-operator\/bundle@sha256:[a-f0-9]{64}$/);
-    expect(bundle.properties.some((p: any) => p.type === 'olm.bundle.object')).toBe(false);
+    const lock = bundleImages();
+    for (const bundle of blobs.filter((b) => b.schema === 'olm.bundle')) {
+      const version = bundle.properties.find((p: any) => p.type === 'olm.package').value.version;
+      expect(bundle.image).toMatch(/^ghcr\.io\/flight-operator\/bundle@sha256:[a-f0-9]{64}$/);
+      expect(bundle.image).toBe(`${lock.repository}@${lock.digests[version]}`);
+      expect(bundle.properties.some((p: any) => p.type === 'olm.bundle.object')).toBe(false);
+    }
     expect(blobs.filter((b) => b.schema !== 'olm.bundle')).toEqual(
       parseAllDocuments(generated.get('catalog/flight-operator/catalog.yaml')!)
         .map((d) => d.toJS())
         .filter((b) => b.schema !== 'olm.bundle'),
     );
   });
+});
+
+test('GIVEN a bundle-image lock without a release THEN generating olm-bundle/ fails and says which command records it', () => {
+  expect(() => generateBundle(defaultSettings(), { images: { repository: 'ghcr.io/flight-operator/bundle', digests: {} } })).toThrow(
+    /infra\/bundle-image.json has no bundle image for 0\.\d+\.\d+: run `npm run image -- bundle`/,
+  );
 });
 
 describe('infra/imports/flights.com.ts', () => {

@@ -1,11 +1,8 @@
 import { App } from 'cdk8s';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { buildBundleImage } from '../../image/bundle-image';
 import { stringify } from 'yaml';
 import { BundleChart } from '../charts/bundle-chart';
-import { ICON_SVG } from '../defaults';
+import { bundleImages, ICON_SVG } from '../defaults';
+import { RELEASES, type Release } from '../releases';
 import { OperatorSettings } from '../settings';
 import { CatalogBlob, renderCatalog } from './catalog';
 
@@ -49,17 +46,12 @@ export function catalogFile(blobs: CatalogBlob[]): string {
 }
 
 /**
- * Everything under olm-bundle/: the bundle (manifests/, metadata/,
- * bundle.Dockerfile) and its file-based catalog in two flavours, catalog/
- * with the manifests inline (offline installs: OLM needs no unpack Job) and
- * catalog-image/ naming the bundle image by the digest it builds to
- * (published catalogs; push it with `npm run image -- bundle`).
+ * One bundle: manifests/, metadata/ and bundle.Dockerfile, i.e. what the
+ * bundle image holds (image/bundle-image.ts builds it from these files).
  */
-export async function generateBundle(settings: OperatorSettings): Promise<BundleFiles> {
+export function generateBundleManifests(settings: OperatorSettings): BundleFiles {
   const files: BundleFiles = new Map();
-  const objects = bundleObjects(settings);
-  for (const o of objects) files.set(`manifests/${manifestFileName(o)}`, GENERATED_HEADER + yamlDoc(o));
-
+  for (const o of bundleObjects(settings)) files.set(`manifests/${manifestFileName(o)}`, GENERATED_HEADER + yamlDoc(o));
   const labels = bundleLabels(settings);
   files.set('metadata/annotations.yaml', GENERATED_HEADER + yamlDoc({ annotations: labels }));
   files.set(
@@ -74,25 +66,40 @@ export async function generateBundle(settings: OperatorSettings): Promise<Bundle
       '',
     ].join('\n'),
   );
-  const csv = objects[0];
-  const catalog = { settings, objects, iconSvg: ICON_SVG, description: csv.metadata.annotations.description };
-  files.set(`catalog/${settings.packageName}/catalog.yaml`, catalogFile(renderCatalog(catalog)));
-  const bundleImage = await bundleImageReference(files);
-  files.set(`catalog-image/${settings.packageName}/catalog.yaml`, catalogFile(renderCatalog({ ...catalog, bundleImage })));
   return files;
 }
 
-/** The bundle image these files build to (reproducible, so its digest is known before any push). */
-async function bundleImageReference(files: BundleFiles): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'bundle-'));
-  try {
-    for (const [path, content] of files) {
-      mkdirSync(dirname(join(dir, path)), { recursive: true });
-      writeFileSync(join(dir, path), content);
+/** The settings of each release in the channel: `settings` with its version, oldest first, up to and including settings.version. */
+export function channelSettings(settings: OperatorSettings, releases: readonly Release[] = RELEASES): OperatorSettings[] {
+  const upTo = releases.findIndex((r) => r.version === settings.version);
+  // A version that is not a release (a user's own build) is a channel of its own.
+  if (upTo < 0) return [settings];
+  return releases.slice(0, upTo + 1).map((r) => ({ ...settings, version: r.version }));
+}
+
+/**
+ * Everything under olm-bundle/: the bundle of `settings.version`
+ * (manifests/, metadata/, bundle.Dockerfile) and the file-based catalog of
+ * every release up to it, in two flavours: catalog/ with the manifests
+ * inline (offline installs: OLM needs no unpack Job) and catalog-image/
+ * naming each bundle image by the digest infra/bundle-image.json records
+ * (published catalogs; `npm run image -- bundle` builds and records them).
+ */
+export function generateBundle(settings: OperatorSettings, opts: { releases?: readonly Release[]; images?: ReturnType<typeof bundleImages> } = {}): BundleFiles {
+  const files = generateBundleManifests(settings);
+  const channel = channelSettings(settings, opts.releases);
+  const bundles = channel.map((s) => ({ settings: s, objects: bundleObjects(s) }));
+  const head = bundles[bundles.length - 1].objects[0];
+  const catalog = { iconSvg: ICON_SVG, description: head.metadata.annotations.description as string };
+  files.set(`catalog/${settings.packageName}/catalog.yaml`, catalogFile(renderCatalog({ ...catalog, bundles })));
+  const images = opts.images ?? bundleImages();
+  const published = bundles.map((b) => {
+    const digest = images.digests[b.settings.version];
+    if (!digest) {
+      throw new Error(`infra/bundle-image.json has no bundle image for ${b.settings.version}: run \`npm run image -- bundle\`, then \`npm run bundle\``);
     }
-    const { image, name } = await buildBundleImage({ dir });
-    return `${name.repository}@${image.manifestDigest}`;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+    return { ...b, bundleImage: `${images.repository}@${digest}` };
+  });
+  files.set(`catalog-image/${settings.packageName}/catalog.yaml`, catalogFile(renderCatalog({ ...catalog, bundles: published })));
+  return files;
 }

@@ -3,6 +3,7 @@ import { Construct } from 'constructs';
 import { ClusterServiceVersion } from '../constructs/cluster-service-version';
 import { FlightTicketCrd } from '../constructs/flightticket-crd';
 import { ICON_SVG, RELEASE } from '../defaults';
+import { LATEST_RELEASE, RELEASES } from '../releases';
 import { OperatorSettings, validateSettings } from '../settings';
 import { SEED_TICKET } from './example-ticket-chart';
 import { OperatorChart } from './operator-chart';
@@ -25,6 +26,8 @@ export class BundleChart extends Chart {
     super(scope, id);
     const settings = validateSettings(props.settings);
     const model = new OperatorChart(new App(), 'model', { settings, createNamespace: false });
+    // A version not in infra/releases.ts (a user's own build) is dated like the latest release.
+    const release = RELEASES.find((r) => r.version === settings.version) ?? LATEST_RELEASE;
 
     new FlightTicketCrd(this, 'FlightTicket');
     this.csv = new ClusterServiceVersion(this, 'Csv', {
@@ -36,6 +39,7 @@ export class BundleChart extends Chart {
       examples: [FlightTicket.manifest(SEED_TICKET)],
       iconSvg: ICON_SVG,
       ...RELEASE,
+      createdAt: release.createdAt,
     });
     // OLM installs these into the operator's namespace, so they carry none.
     for (const [name, source] of Object.entries({
