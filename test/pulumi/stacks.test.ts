@@ -1,0 +1,303 @@
+/**
+ * `pulumi preview | up | up | refresh | destroy` for real: the Pulumi CLI and
+ * engine (v3.259.0), the Kubernetes provider (4.25.0) and our Node.js language
+ * host, built from Go modules (tools/pulumi), against a control plane of this
+ * file's own (its CRD and cluster-scoped RBAC are created and destroyed here,
+ * which would pull them from under the other test files on the shared one).
+ *
+ *  - the `manifests` stack, from nothing, and back to nothing;
+ *  - the README's own program (examples/pulumi): the operator and a ticket,
+ *    booked by the controller running with the ServiceAccount token the stack
+ *    created; destroy cancels the booking while the controller still runs;
+ *  - the `olm` stack: OLM from its upstream chart, then the Subscription; the
+ *    olm and catalog operators run beside the cluster (as in test/olm);
+ *  - bad config, each failing `preview` with the setting named.
+ * Timings go to bench/results/pulumi.json.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { REPO_ROOT } from '../../testenv/binaries';
+import { freePort, startCluster, type Cluster } from '../../testenv/cluster';
+import { toolPath } from '../../infra/validate/operator-framework';
+import { kubectl, loadKubeConfig, waitFor } from '../../testenv/kube';
+import { pulumiToolchain } from '../../testenv/pulumi';
+import { startOlm, type OlmEnv } from '../olm/olm-env';
+import type { Child } from '../support/child-process';
+import { startBookings, startController, waitForReady, type BookingEnv } from '../support/operator-env';
+import { mintToken } from '../in-cluster/pod';
+import { makeProject, type PulumiProject } from './pulumi-project';
+
+const TOKEN = 'pulumi-test-token-7f3a9c';
+const timings: Record<string, number> = {};
+let cluster: Cluster;
+let work: string;
+let bookings: BookingEnv;
+let previousKubeconfig: string | undefined;
+
+function project(name: string, source: string, stackFiles: string[] = []): PulumiProject {
+  return makeProject({ dir: path.join(work, name), source, stackFiles, stateDir: path.join(work, 'state'), passphraseFile: path.join(work, 'passphrase') });
+}
+
+async function exists(args: string[]): Promise<boolean> {
+  return (await kubectl(['get', ...args, '-o', 'name'], { check: false })).code === 0;
+}
+
+/** Every file of the backend's state, as text. */
+function stateText(): string {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const f of readdirSync(d)) {
+      const p = path.join(d, f);
+      if (statSync(p).isDirectory()) walk(p);
+      else out.push(readFileSync(p, 'utf8'));
+    }
+  };
+  walk(path.join(work, 'state'));
+  return out.join('\n');
+}
+
+async function initStack(p: PulumiProject, stack: string, config: Record<string, string>): Promise<void> {
+  await p.ok(['stack', 'init', stack, '--secrets-provider', 'passphrase', '--non-interactive']);
+  for (const [k, v] of Object.entries(config)) await p.ok(['config', 'set', '-s', stack, k, v]);
+  await p.ok(['config', 'set', '-s', stack, '--secret', 'flight-operator:bookingToken', TOKEN]);
+}
+
+beforeAll(async () => {
+  pulumiToolchain(); // built by `npm test` before jest starts (minutes when cold)
+  cluster = await startCluster({ log: (m) => process.stderr.write(`pulumi test cluster: ${m}\n`) });
+  previousKubeconfig = process.env.FLIGHT_KUBECONFIG;
+  process.env.FLIGHT_KUBECONFIG = cluster.kubeconfigPath;
+  work = mkdtempSync(path.join(os.tmpdir(), 'flight-pulumi-'));
+  writeFileSync(path.join(work, 'passphrase'), 'a test passphrase', { mode: 0o600 });
+  mkdirSync(path.join(work, 'state'));
+  bookings = await startBookings();
+}, 900_000);
+
+afterAll(async () => {
+  await bookings?.service.stop();
+  await cluster?.stop();
+  process.env.FLIGHT_KUBECONFIG = previousKubeconfig;
+  if (Object.keys(timings).length) {
+    mkdirSync(path.join(REPO_ROOT, 'bench', 'results'), { recursive: true });
+    writeFileSync(
+      path.join(REPO_ROOT, 'bench', 'results', 'pulumi.json'),
+      `${JSON.stringify({ measuredAt: new Date().toISOString(), loadavg: os.loadavg(), cpus: os.cpus().length, seconds: timings }, null, 2)}\n`,
+    );
+  }
+}, 120_000);
+
+describe('the manifests stack', () => {
+  let p: PulumiProject;
+
+  test('preview then up from nothing installs the CRD and the operator', async () => {
+    // GIVEN an empty cluster and the committed manifests stack config, plus where the cluster and the booking service are
+    p = project('manifests', REPO_ROOT, ['Pulumi.manifests.yaml']);
+    await initStack(p, 'manifests', { 'flight-operator:kubeconfig': cluster.kubeconfigPath, 'flight-operator:bookingApiUrl': bookings.service.url });
+    // WHEN preview, then up
+    const preview = await p.ok(['preview', '-s', 'manifests', '--non-interactive']);
+    timings.manifestsPreview = preview.seconds;
+    expect(preview.stdout).toMatch(/\+ .*create/);
+    expect(await exists(['crd', 'flighttickets.flights.com'])).toBe(false); // a preview changes nothing
+    const up = await p.ok(['up', '-s', 'manifests', '--yes', '--skip-preview', '--non-interactive']);
+    timings.manifestsUp = up.seconds;
+    // THEN every object is there, the Deployment Available (the provider waited for it)
+    await kubectl(['wait', '--for=condition=Established', 'crd/flighttickets.flights.com', '--timeout=10s']);
+    for (const o of [
+      ['namespace', 'flight-operator-system'],
+      ['-n', 'flight-operator-system', 'serviceaccount', 'flight-operator-controller'],
+      ['clusterrole', 'flight-operator-controller'],
+      ['clusterrolebinding', 'flight-operator-controller'],
+      ['-n', 'flight-operator-system', 'role,rolebinding,service,poddisruptionbudget'],
+      ['-n', 'flight-operator-system', 'secret', 'flight-operator-booking-credentials'],
+    ]) {
+      expect(await exists(o)).toBe(true);
+    }
+    const dep = JSON.parse((await kubectl(['get', '-n', 'flight-operator-system', 'deployment', 'flight-operator-controller', '-o', 'json'])).stdout);
+    expect(dep.status.availableReplicas).toBe(2);
+    const secret = JSON.parse((await kubectl(['get', '-n', 'flight-operator-system', 'secret', 'flight-operator-booking-credentials', '-o', 'json'])).stdout);
+    expect(Buffer.from(secret.data.token, 'base64').toString()).toBe(TOKEN);
+    // The token is a secret everywhere Pulumi writes: not in its output, not in the state in clear.
+    expect(`${preview.stdout}${preview.stderr}${up.stdout}${up.stderr}`).not.toContain(TOKEN);
+    expect(stateText()).not.toContain(TOKEN);
+    expect(stateText()).toContain('secure');
+  }, 900_000);
+
+  test('a second up changes nothing and refresh finds no drift', async () => {
+    const again = await p.ok(['up', '-s', 'manifests', '--yes', '--skip-preview', '--non-interactive', '--expect-no-changes']);
+    timings.manifestsSecondUp = again.seconds;
+    const refresh = await p.ok(['refresh', '-s', 'manifests', '--yes', '--skip-preview', '--non-interactive', '--expect-no-changes']);
+    timings.manifestsRefresh = refresh.seconds;
+  }, 600_000);
+
+  test('destroy leaves none of our objects', async () => {
+    const destroy = await p.ok(['destroy', '-s', 'manifests', '--yes', '--skip-preview', '--non-interactive']);
+    timings.manifestsDestroy = destroy.seconds;
+    expect(await exists(['crd', 'flighttickets.flights.com'])).toBe(false);
+    expect(await exists(['namespace', 'flight-operator-system'])).toBe(false);
+    expect(await exists(['clusterrole', 'flight-operator-controller'])).toBe(false);
+    expect(await exists(['clusterrolebinding', 'flight-operator-controller'])).toBe(false);
+  }, 600_000);
+});
+
+describe("the README's program: the operator and a ticket", () => {
+  let p: PulumiProject;
+  let controller: Child | undefined;
+
+  afterAll(async () => {
+    await controller?.stop();
+  });
+
+  test('up installs the operator and the ticket; the controller, with the stack ServiceAccount, books it', async () => {
+    // GIVEN the example program
+    p = project('example', path.join(REPO_ROOT, 'examples', 'pulumi'));
+    await p.ok(['stack', 'init', 'dev', '--secrets-provider', 'passphrase', '--non-interactive']);
+    await p.ok(['config', 'set', 'kubeconfig', cluster.kubeconfigPath]);
+    await p.ok(['config', 'set', 'bookingApiUrl', bookings.service.url]);
+    await p.ok(['config', 'set', '--secret', 'bookingToken', TOKEN]);
+    // WHEN up
+    const up = await p.ok(['up', '--yes', '--skip-preview', '--non-interactive']);
+    timings.exampleUp = up.seconds;
+    // THEN the ticket exists, after its CRD; nothing books it until a controller runs
+    const kc = loadKubeConfig();
+    expect(await exists(['-n', 'default', 'ft', 'my-flight-ticket'])).toBe(true);
+    // On the kwok node the pods do not run: run the controller beside the cluster
+    // with a token of the ServiceAccount the stack created, under the RBAC it created.
+    const token = await mintToken(kc, 'flights-system', 'flight-operator-controller');
+    const cluster0 = kc.getCurrentCluster()!;
+    const saKubeconfig = path.join(work, 'sa-kubeconfig');
+    writeFileSync(
+      saKubeconfig,
+      stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'c', cluster: { server: cluster0.server, 'certificate-authority-data': readFileSync(cluster.caFile).toString('base64') } }],
+        users: [{ name: 'sa', user: { token } }],
+        contexts: [{ name: 'sa', context: { cluster: 'c', user: 'sa', namespace: 'flights-system' } }],
+        'current-context': 'sa',
+      }),
+      { mode: 0o600 },
+    );
+    controller = startController({
+      namespace: 'default',
+      bookingUrl: bookings.service.url,
+      tokenFile: bookings.tokenFile,
+      args: ['--leader-elect=true', '--leader-election-namespace=flights-system'],
+      env: { KUBECONFIG: saKubeconfig },
+    });
+    const ticket = await waitForReady('default', 'my-flight-ticket', 60_000, controller);
+    expect(ticket.status?.bookingRef).toMatch(/^bk_/);
+    expect(await bookings.activeFor(ticket.metadata.uid)).toHaveLength(1);
+  }, 900_000);
+
+  test('destroy deletes the ticket while the controller still runs: the booking is cancelled, nothing is stuck', async () => {
+    const uid = JSON.parse((await kubectl(['get', '-n', 'default', 'ft', 'my-flight-ticket', '-o', 'json'])).stdout).metadata.uid;
+    const destroy = await p.ok(['destroy', '--yes', '--skip-preview', '--non-interactive']);
+    timings.exampleDestroy = destroy.seconds;
+    expect(await exists(['-n', 'default', 'ft', 'my-flight-ticket'])).toBe(false);
+    expect(await bookings.activeFor(uid)).toEqual([]);
+    expect(await exists(['crd', 'flighttickets.flights.com'])).toBe(false);
+    expect(await exists(['namespace', 'flights-system'])).toBe(false);
+  }, 600_000);
+});
+
+describe('the olm stack', () => {
+  let p: PulumiProject;
+  let olm: OlmEnv | undefined;
+  let opm: ChildProcess | undefined;
+  let catalogAddress: string;
+
+  afterAll(async () => {
+    await olm?.stop();
+    opm?.kill('SIGKILL');
+  });
+
+  test('preview then up from nothing installs OLM from its chart, subscribes, and waits for the CSV to succeed', async () => {
+    // GIVEN our catalog served by opm (the stack's catalogAddress) and no OLM in the cluster
+    const tc = pulumiToolchain();
+    const port = await freePort();
+    catalogAddress = `127.0.0.1:${port}`;
+    const cacheDir = mkdtempSync(path.join(work, 'opm-cache-'));
+    opm = spawn(await toolPath('opm', 'opm'), ['serve', path.join(REPO_ROOT, 'olm-bundle', 'catalog'), '-p', String(port), `--cache-dir=${cacheDir}`, '--cache-enforce-integrity=false'], {
+      stdio: 'ignore',
+    });
+    await waitFor(`opm serve on ${catalogAddress}`, () => new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => (s.destroy(), resolve(true)));
+      s.once('error', () => resolve(false));
+    }), { timeoutMs: 60_000 });
+    expect(await exists(['crd', 'subscriptions.operators.coreos.com'])).toBe(false);
+    p = project('olm', REPO_ROOT, ['Pulumi.olm.yaml']);
+    await initStack(p, 'olm', {
+      'flight-operator:kubeconfig': cluster.kubeconfigPath,
+      'flight-operator:bookingApiUrl': bookings.service.url,
+      'flight-operator:catalogAddress': catalogAddress,
+      'flight-operator:olmChart': tc.olmChart,
+      // packageserver is an aggregated API server; on the kwok node nothing serves it.
+      'flight-operator:olmPackageServer': 'false',
+    });
+    await p.ok(['config', 'rm', '-s', 'olm', 'flight-operator:catalogImage']);
+    const preview = await p.ok(['preview', '-s', 'olm', '--non-interactive']);
+    timings.olmPreview = preview.seconds;
+    // WHEN up, with OLM's operators started beside the cluster as soon as the stack has created OLM's CRDs
+    const up = p.ok(['up', '-s', 'olm', '--yes', '--skip-preview', '--non-interactive'], 900_000);
+    olm = await startOlm({ installClusterObjects: false, readyTimeoutMs: 600_000 });
+    const done = await up;
+    timings.olmUp = done.seconds;
+    // THEN OLM installed the CSV and its Deployment; the stack exported it
+    const outputs = JSON.parse((await p.ok(['stack', 'output', '-s', 'olm', '--json'])).stdout);
+    expect(outputs).toMatchObject({ method: 'olm', olmInstalledByThisStack: true, csvName: 'flight-operator.v0.1.0', csvPhase: 'Succeeded' });
+    expect(await exists(['-n', 'flight-operator-system', 'deployment', 'flight-operator-controller'])).toBe(true);
+    expect(await exists(['crd', 'flighttickets.flights.com'])).toBe(true);
+    const sub = JSON.parse((await kubectl(['get', '-n', 'flight-operator-system', 'subscription', 'flight-operator', '-o', 'json'])).stdout);
+    expect(sub.spec.config.env).toEqual([{ name: 'BOOKING_API_URL', value: bookings.service.url }]);
+    expect(`${done.stdout}${done.stderr}`).not.toContain(TOKEN);
+    expect(stateText()).not.toContain(TOKEN);
+  }, 1_200_000);
+
+  test('a second up changes nothing and refresh finds no drift', async () => {
+    const again = await p.ok(['up', '-s', 'olm', '--yes', '--skip-preview', '--non-interactive', '--expect-no-changes']);
+    timings.olmSecondUp = again.seconds;
+    const refresh = await p.ok(['refresh', '-s', 'olm', '--yes', '--skip-preview', '--non-interactive', '--expect-no-changes']);
+    timings.olmRefresh = refresh.seconds;
+  }, 600_000);
+
+  test('destroy removes the operator (through its namespace: CSV, Deployment, RBAC) and then OLM', async () => {
+    const destroy = await p.ok(['destroy', '-s', 'olm', '--yes', '--skip-preview', '--non-interactive'], 900_000);
+    timings.olmDestroy = destroy.seconds;
+    expect(await exists(['namespace', 'flight-operator-system'])).toBe(false);
+    expect(await exists(['crd', 'subscriptions.operators.coreos.com'])).toBe(false);
+    expect(await exists(['namespace', 'olm'])).toBe(false);
+    const leftovers = (await kubectl(['get', 'clusterrole,clusterrolebinding', '-o', 'name'])).stdout.split('\n').filter((n) => /flight-operator/.test(n));
+    expect(leftovers).toEqual([]);
+  }, 900_000);
+});
+
+describe('bad config fails preview, naming the setting', () => {
+  test.each<[string, Record<string, string>, RegExp]>([
+    ['missing kubeconfig', { 'flight-operator:kubeconfig': '/nonexistent/kubeconfig' }, /flight-operator:kubeconfig: \/nonexistent\/kubeconfig does not exist/],
+    ['unknown channel', { 'flight-operator:channel': 'beta' }, /flight-operator:channel: unknown channel "beta"/],
+    ['invalid namespace name', { 'flight-operator:namespace': 'Flights_NS' }, /flight-operator:namespace: "Flights_NS" is not a namespace name/],
+    ['a catalog that does not answer', { 'flight-operator:catalogAddress': '127.0.0.1:1' }, /flight-operator:catalogAddress: the catalog at 127.0.0.1:1 does not answer \(ECONNREFUSED\)/],
+  ])('%s', async (name, bad, message) => {
+    // GIVEN the olm stack with one bad setting (the catalog answers unless it is the bad one)
+    const srv = net.createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => srv.once('listening', r));
+    const p = project(`bad-${name.replace(/\W+/g, '-')}`, REPO_ROOT, ['Pulumi.olm.yaml']);
+    await initStack(p, 'olm', {
+      'flight-operator:kubeconfig': cluster.kubeconfigPath,
+      'flight-operator:catalogAddress': `127.0.0.1:${(srv.address() as net.AddressInfo).port}`,
+      ...bad,
+    });
+    await p.ok(['config', 'rm', '-s', 'olm', 'flight-operator:catalogImage']);
+    // WHEN preview
+    const r = await p.run(['preview', '-s', 'olm', '--non-interactive']);
+    await new Promise((r) => srv.close(r));
+    // THEN it fails, and says which setting and why
+    expect(r.code).not.toBe(0);
+    expect(`${r.stdout}${r.stderr}`).toMatch(message);
+  }, 300_000);
+});
