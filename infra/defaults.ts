@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LATEST_RELEASE } from './releases';
-import { OperatorSettings, validateSettings } from './settings';
+import { EgressSettings, NetworkPeer, OperatorSettings, validateSettings } from './settings';
 
 const root = join(__dirname, '..');
 
@@ -30,6 +30,23 @@ export function bundleImages(): { repository: string; digests: Record<string, st
   return JSON.parse(readFileSync(BUNDLE_IMAGE_LOCK, 'utf8')) as { repository: string; digests: Record<string, string> };
 }
 
+const ANYWHERE: NetworkPeer[] = [{ ipBlock: { cidr: '0.0.0.0/0' } }, { ipBlock: { cidr: '::/0' } }];
+
+/**
+ * Egress that works on any cluster, limited by port: DNS only to the cluster
+ * DNS pods (upstream's kube-dns labels), the API server and the booking API
+ * to any address on their ports. Narrow `apiServer.to` to the addresses of
+ * `kubectl get endpointslices -l kubernetes.io/service-name=kubernetes` and
+ * `bookingApi.to` to the booking service where they are known: how a CNI
+ * matches ipBlocks against in-cluster and host-network addresses varies.
+ */
+export const DEFAULT_EGRESS: EgressSettings = {
+  dns: { to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }], ports: [53] },
+  apiServer: { to: ANYWHERE, ports: [443, 6443] },
+  // An in-cluster booking service is a pod (a namespaceSelector matches it), an external one an address.
+  bookingApi: { to: [...ANYWHERE, { namespaceSelector: {} }], ports: [] },
+};
+
 /** Settings of the latest release (infra/releases.ts) built from this tree; callers may override any field. */
 export function defaultSettings(overrides: Partial<OperatorSettings> = {}): OperatorSettings {
   return validateSettings({
@@ -41,6 +58,7 @@ export function defaultSettings(overrides: Partial<OperatorSettings> = {}): Oper
     channel: 'stable',
     bookingApiUrl: 'http://booking-api.flight-operator-system.svc:8080',
     bookingCredentialsSecret: 'flight-operator-booking-credentials',
+    egress: DEFAULT_EGRESS,
     ...overrides,
   });
 }

@@ -1,5 +1,5 @@
 import { defaultSettings } from './defaults';
-import { isDigestPinned, OperatorSettings, validateSettings } from './settings';
+import { bookingApiPorts, isDigestPinned, OperatorSettings, validateSettings } from './settings';
 
 const good: OperatorSettings = defaultSettings({ image: 'registry.example/flight/controller:1.0.0' });
 
@@ -16,6 +16,18 @@ describe('validateSettings', () => {
     ['a namespace that is not a DNS label', { namespace: 'Flight_Ops' }, 'invalid operator setting "namespace"'],
     ['a booking URL that is not a URL', { bookingApiUrl: 'booking' }, 'invalid operator setting "bookingApiUrl": "booking" is not a URL'],
     ['a booking URL that is not http(s)', { bookingApiUrl: 'ftp://booking' }, 'must be http(s)'],
+    [
+      'egress to the API server without peers (would allow every destination)',
+      { egress: { ...good.egress, apiServer: { to: [], ports: [443] } } },
+      'invalid operator setting "egress.apiServer.to": must list at least one peer',
+    ],
+    [
+      'egress to a CIDR that is not one',
+      { egress: { ...good.egress, bookingApi: { to: [{ ipBlock: { cidr: '10.0.0.0' } }], ports: [] } } },
+      'invalid operator setting "egress.bookingApi.to[0].ipBlock": "10.0.0.0" is not a CIDR',
+    ],
+    ['egress to port 0', { egress: { ...good.egress, dns: { ...good.egress.dns, ports: [0] } } }, 'invalid operator setting "egress.dns.ports": 0 is not a port'],
+    ['egress to DNS without ports', { egress: { ...good.egress, dns: { ...good.egress.dns, ports: [] } } }, 'invalid operator setting "egress.dns.ports": must list at least one port'],
   ])('rejects %s', (_what, change, message) => {
     // GIVEN good settings WHEN one field goes bad THEN the error names it
     expect(() => validateSettings({ ...good, ...change })).toThrow(message);
@@ -28,5 +40,16 @@ describe('validateSettings', () => {
     }
     expect(isDigestPinned(`registry.example/c@${digest}`)).toBe(true);
     expect(isDigestPinned('registry.example/c:1.0.0')).toBe(false);
+  });
+});
+
+describe('bookingApiPorts', () => {
+  test.each([
+    ['http://booking-api.flight-operator-system.svc:8080', [], [8080]],
+    ['https://booking.example.com', [], [443]],
+    ['http://booking.example.com', [], [80]],
+    ['https://booking.example.com', [8443], [8443]],
+  ])('GIVEN %s and egress ports %j THEN the NetworkPolicy allows %j', (bookingApiUrl, ports, expected) => {
+    expect(bookingApiPorts({ ...good, bookingApiUrl, egress: { ...good.egress, bookingApi: { ...good.egress.bookingApi, ports } } })).toEqual(expected);
   });
 });

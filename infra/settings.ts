@@ -20,6 +20,34 @@ export interface OperatorSettings {
   readonly bookingApiUrl: string;
   /** Secret (key `token`) with the booking API bearer token, mounted as a file. */
   readonly bookingCredentialsSecret: string;
+  /** Where the controller's pods may connect to (their NetworkPolicy's egress rules). */
+  readonly egress: EgressSettings;
+}
+
+/** A NetworkPolicy peer, in the Kubernetes shape (networking.k8s.io/v1 NetworkPolicyPeer). */
+export interface NetworkPeer {
+  readonly ipBlock?: { readonly cidr: string; readonly except?: readonly string[] };
+  readonly namespaceSelector?: { readonly matchLabels?: Readonly<Record<string, string>> };
+  readonly podSelector?: { readonly matchLabels?: Readonly<Record<string, string>> };
+}
+
+/** One egress destination: who (peers) and which TCP ports (UDP too for DNS). */
+export interface EgressTarget {
+  readonly to: readonly NetworkPeer[];
+  readonly ports: readonly number[];
+}
+
+/**
+ * The controller talks to exactly three things: cluster DNS, the API server
+ * and the booking API. Policies are evaluated after Service address
+ * translation, so ports are the endpoints' ports (the API server usually
+ * listens on 6443 behind kubernetes.default:443).
+ */
+export interface EgressSettings {
+  readonly dns: EgressTarget;
+  readonly apiServer: EgressTarget;
+  /** Ports default to the one in bookingApiUrl when empty. */
+  readonly bookingApi: EgressTarget;
 }
 
 export const GROUP = 'flights.com';
@@ -70,7 +98,33 @@ export function validateSettings(s: OperatorSettings): OperatorSettings {
   if (!DNS_LABEL.test(s.bookingCredentialsSecret)) {
     throw new SettingsError('bookingCredentialsSecret', `"${s.bookingCredentialsSecret}" is not a valid Secret name`);
   }
+  for (const target of ['dns', 'apiServer', 'bookingApi'] as const) validateEgress(`egress.${target}`, s.egress?.[target], target !== 'bookingApi');
   return s;
+}
+
+const CIDR = /^(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\/(?:3[0-2]|[12]?\d)$|^[0-9a-fA-F:]+\/(?:12[0-8]|1[01]\d|\d?\d)$/;
+
+function validateEgress(field: string, t: EgressTarget | undefined, portsRequired: boolean): void {
+  if (!t || !Array.isArray(t.to)) throw new SettingsError(field, 'must have `to` (NetworkPolicy peers) and `ports`');
+  if (!t.to.length) throw new SettingsError(`${field}.to`, 'must list at least one peer (an empty list would allow every destination)');
+  t.to.forEach((p, i) => {
+    if (!p.ipBlock && !p.namespaceSelector && !p.podSelector) throw new SettingsError(`${field}.to[${i}]`, 'needs an ipBlock, a namespaceSelector or a podSelector');
+    if (p.ipBlock && (p.namespaceSelector || p.podSelector)) throw new SettingsError(`${field}.to[${i}]`, 'ipBlock cannot be combined with selectors');
+    for (const cidr of [p.ipBlock?.cidr, ...(p.ipBlock?.except ?? [])]) {
+      if (p.ipBlock && (!cidr || !CIDR.test(cidr))) throw new SettingsError(`${field}.to[${i}].ipBlock`, `"${cidr}" is not a CIDR (e.g. 10.0.0.0/8)`);
+    }
+  });
+  if (portsRequired && !t.ports.length) throw new SettingsError(`${field}.ports`, 'must list at least one port');
+  for (const port of t.ports) {
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new SettingsError(`${field}.ports`, `${port} is not a port (1-65535)`);
+  }
+}
+
+/** The TCP port the booking API is reached on: egress.bookingApi.ports, or the URL's port. */
+export function bookingApiPorts(s: OperatorSettings): number[] {
+  if (s.egress.bookingApi.ports.length) return [...s.egress.bookingApi.ports];
+  const url = new URL(s.bookingApiUrl);
+  return [url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80];
 }
 
 /** True when the image is pinned by digest (what OLM relatedImages and the good-practice validators want). */

@@ -37,7 +37,7 @@ describe('olm-bundle/', () => {
 
   test('holds one object per manifest file, each marked as generated', () => {
     const manifests = [...generated].filter(([p]) => p.startsWith('manifests/'));
-    expect(manifests.length).toBe(5);
+    expect(manifests.length).toBe(6);
     for (const [path, content] of manifests) {
       expect(content.startsWith(GENERATED_HEADER)).toBe(true);
       expect({ path, docs: parseAllDocuments(content).length }).toEqual({ path, docs: 1 });
@@ -66,7 +66,7 @@ describe('olm-bundle/', () => {
     expect(blobs[0]).toMatchObject({ name: 'flight-operator', defaultChannel: 'stable' });
     expect(blobs[1]).toEqual({ schema: 'olm.channel', package: 'flight-operator', name: 'stable', entries: [{ name: 'flight-operator.v0.1.0' }] });
     const inline = blobs[2].properties.filter((p: any) => p.type === 'olm.bundle.object').map((p: any) => JSON.parse(Buffer.from(p.value.data, 'base64').toString()));
-    expect(inline.map((o: any) => o.kind)).toEqual(['ClusterServiceVersion', 'CustomResourceDefinition', 'ConfigMap', 'Service', 'PodDisruptionBudget']);
+    expect(inline.map((o: any) => o.kind)).toEqual(['ClusterServiceVersion', 'CustomResourceDefinition', 'ConfigMap', 'Service', 'PodDisruptionBudget', 'NetworkPolicy']);
     expect(blobs[2].properties).toContainEqual({ type: 'olm.gvk', value: { group: 'flights.com', kind: 'FlightTicket', version: 'v1' } });
   });
 

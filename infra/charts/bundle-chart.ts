@@ -46,6 +46,7 @@ export class BundleChart extends Chart {
       Config: model.controller.config,
       MetricsService: model.controller.metricsService,
       DisruptionBudget: model.controller.disruptionBudget,
+      NetworkPolicy: model.networkPolicy.policy,
     })) {
       const json = ApiObject.of(source).toJson();
       delete json.metadata.namespace;

@@ -1,9 +1,10 @@
 import { Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import * as kplus from 'cdk8s-plus-27';
-import { ControllerDeployment } from '../constructs/controller-deployment';
+import { CONTROLLER_LABELS, ControllerDeployment } from '../constructs/controller-deployment';
+import { ControllerNetworkPolicy } from '../constructs/controller-network-policy';
 import { ControllerRbac } from '../constructs/controller-rbac';
-import { OperatorSettings, validateSettings } from '../settings';
+import { bookingApiPorts, HEALTH_PORT, METRICS_PORT, OperatorSettings, validateSettings } from '../settings';
 
 export interface OperatorChartProps {
   readonly settings: OperatorSettings;
@@ -18,6 +19,7 @@ export interface OperatorChartProps {
 export class OperatorChart extends Chart {
   public readonly rbac: ControllerRbac;
   public readonly controller: ControllerDeployment;
+  public readonly networkPolicy: ControllerNetworkPolicy;
 
   constructor(scope: Construct, id: string, props: OperatorChartProps) {
     super(scope, id);
@@ -42,6 +44,12 @@ export class OperatorChart extends Chart {
       serviceAccount: this.rbac.serviceAccount,
       bookingApiUrl: s.bookingApiUrl,
       bookingCredentialsSecret: s.bookingCredentialsSecret,
+    });
+    this.networkPolicy = new ControllerNetworkPolicy(this, 'NetworkPolicy', {
+      namespace: s.namespace,
+      podLabels: CONTROLLER_LABELS,
+      ingressPorts: [METRICS_PORT, HEALTH_PORT],
+      egress: { ...s.egress, bookingApi: { ...s.egress.bookingApi, ports: bookingApiPorts(s) } },
     });
   }
 }

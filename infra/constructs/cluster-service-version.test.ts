@@ -85,9 +85,24 @@ describe('ClusterServiceVersion', () => {
     ]);
     // OLM creates the ServiceAccount, Deployment and RBAC itself: shipping them too is a validator error.
     expect(objects.map((o) => o.kind).sort()).toEqual(
-      ['ClusterServiceVersion', 'ConfigMap', 'CustomResourceDefinition', 'PodDisruptionBudget', 'Service'].sort(),
+      ['ClusterServiceVersion', 'ConfigMap', 'CustomResourceDefinition', 'NetworkPolicy', 'PodDisruptionBudget', 'Service'].sort(),
     );
     expect(objects.filter((o) => o.metadata.namespace)).toEqual([]);
+  });
+
+  test('the deployment OLM creates spreads over nodes and limits ephemeral storage, and the bundle ships the NetworkPolicy of the plain manifests', () => {
+    const { csv, objects } = synthCsv();
+    const pod = csv.spec.install.spec.deployments[0].spec.template.spec;
+    expect(pod.topologySpreadConstraints.map((c: any) => `${c.topologyKey}:${c.whenUnsatisfiable}`)).toEqual([
+      'kubernetes.io/hostname:DoNotSchedule',
+      'topology.kubernetes.io/zone:ScheduleAnyway',
+    ]);
+    expect(pod.containers[0].resources.limits['ephemeral-storage']).toBe('128Mi');
+    const plain = Testing.synth(new OperatorChart(Testing.app(), 'plain', { settings })).find((o) => o.kind === 'NetworkPolicy');
+    const { namespace, ...plainMetadata } = plain.metadata;
+    expect(namespace).toBe('flight-operator-system');
+    // OLM puts it in the operator's namespace, where the pods it selects run.
+    expect(objects.find((o) => o.kind === 'NetworkPolicy')).toEqual({ ...plain, metadata: plainMetadata });
   });
 });
 

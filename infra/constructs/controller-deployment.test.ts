@@ -53,9 +53,12 @@ describe('ControllerDeployment', () => {
     expect(manager.args).toEqual(['--leader-elect', '--metrics-bind-address=:8080', '--health-probe-bind-address=:8081']);
   });
 
-  test('has CPU and memory requests and limits, and probes on the health port', () => {
+  test('has CPU, memory and ephemeral-storage requests and limits, and probes on the health port', () => {
     const { manager } = synth();
-    expect(manager.resources).toEqual({ requests: { cpu: '50m', memory: '96Mi' }, limits: { cpu: '500m', memory: '256Mi' } });
+    expect(manager.resources).toEqual({
+      requests: { cpu: '50m', memory: '96Mi', 'ephemeral-storage': '32Mi' },
+      limits: { cpu: '500m', memory: '256Mi', 'ephemeral-storage': '128Mi' },
+    });
     expect(manager.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 8081, scheme: 'HTTP' });
     expect(manager.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 8081, scheme: 'HTTP' });
     expect(manager.ports).toEqual([
@@ -75,6 +78,15 @@ describe('ControllerDeployment', () => {
     expect(pod.volumes).toContainEqual({ name: 'booking-credentials', secret: { secretName: 'booking-creds', optional: true, defaultMode: 0o440 } });
     expect(manager.volumeMounts).toContainEqual({ mountPath: '/var/run/secrets/flights.com/booking', name: 'booking-credentials', readOnly: true });
     expect(objects.find((o) => o.kind === 'ConfigMap').data).toEqual({ BOOKING_API_URL: 'https://booking.example/v1' });
+  });
+
+  test('spreads its replicas over nodes (required) and zones (preferred), counting only pods of the same rollout', () => {
+    const { deployment, pod } = synth();
+    const selector = deployment.spec.selector;
+    expect(pod.topologySpreadConstraints).toEqual([
+      { maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'DoNotSchedule', labelSelector: selector, matchLabelKeys: ['pod-template-hash'] },
+      { maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: selector, matchLabelKeys: ['pod-template-hash'] },
+    ]);
   });
 
   test('a metrics Service and a PodDisruptionBudget select the same pods', () => {

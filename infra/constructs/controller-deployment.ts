@@ -25,8 +25,9 @@ const USER_ID = 65532;
 
 /**
  * The controller workload: a ConfigMap with the booking API endpoint, the
- * Deployment (two replicas, one leader), a metrics Service and a
- * PodDisruptionBudget. The pod passes Pod Security "restricted".
+ * Deployment (two replicas on different nodes, one leader), a metrics
+ * Service and a PodDisruptionBudget. The pod passes Pod Security
+ * "restricted" and has CPU, memory and ephemeral-storage requests and limits.
  */
 export class ControllerDeployment extends Construct {
   public readonly deployment: kplus.Deployment;
@@ -114,9 +115,23 @@ export class ControllerDeployment extends Construct {
     deploymentObject.addJsonPatch(
       JsonPatch.add('/spec/template/spec/securityContext/seccompProfile', { type: 'RuntimeDefault' }),
       JsonPatch.add('/spec/template/spec/containers/0/securityContext/capabilities', { drop: ['ALL'] }),
+      // Logs and the 16Mi /tmp count against it; past the limit the kubelet evicts
+      // the pod instead of letting it fill the node's disk. (cdk8s-plus writes
+      // ephemeral storage in whole Gi only, hence the patch; a Quantity, because
+      // the typed serializer runs after the patches and reads Quantity.value.)
+      JsonPatch.add('/spec/template/spec/containers/0/resources/requests/ephemeral-storage', kplus.k8s.Quantity.fromString('32Mi')),
+      JsonPatch.add('/spec/template/spec/containers/0/resources/limits/ephemeral-storage', kplus.k8s.Quantity.fromString('128Mi')),
       // A label derived from the construct path would change the pod template
       // (and roll the pods) whenever the construct tree is refactored.
       JsonPatch.remove('/spec/template/metadata/labels/cdk8s.io~1metadata.addr'),
+      // The replicas are there for availability, so no two on one node while
+      // there are nodes enough (one node still runs both: the skew stays 0),
+      // and across zones where possible. pod-template-hash: during a rollout
+      // the new ReplicaSet spreads on its own instead of around the old pods.
+      JsonPatch.add('/spec/template/spec/topologySpreadConstraints', [
+        { maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: CONTROLLER_LABELS }, matchLabelKeys: ['pod-template-hash'] },
+        { maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: CONTROLLER_LABELS }, matchLabelKeys: ['pod-template-hash'] },
+      ]),
     );
 
     this.metricsService = new kplus.k8s.KubeService(this, 'MetricsService', {

@@ -9,7 +9,7 @@
  *
  * and then what OLM made of our bundle: the CRD, the Deployment (with
  * olm.targetNamespaces), the ServiceAccount and RBAC from the CSV, and the
- * Service, PodDisruptionBudget and ConfigMap shipped in manifests/. kwok makes
+ * Service, PodDisruptionBudget, NetworkPolicy and ConfigMap shipped in manifests/. kwok makes
  * the controller pods Ready without running them, so nothing here books
  * anything. The time from Subscription to CSV Succeeded is printed and
  * written to bench/results/olm-install.json.
@@ -223,6 +223,7 @@ describe('installing flight-operator through an OLM Subscription', () => {
         `ClusterServiceVersion/${CSV_NAME}`,
         'ConfigMap/flight-operator-controller-config',
         `CustomResourceDefinition/${CRD}`,
+        'NetworkPolicy/flight-operator-controller',
         'PodDisruptionBudget/flight-operator-controller',
         `Role/${CSV_NAME}-*`,
         `RoleBinding/${CSV_NAME}-*`,
@@ -314,7 +315,7 @@ describe('installing flight-operator through an OLM Subscription', () => {
     done();
   });
 
-  test('the Service, PodDisruptionBudget and ConfigMap from the bundle exist in the namespace', async () => {
+  test('the Service, PodDisruptionBudget, NetworkPolicy and ConfigMap from the bundle exist in the namespace', async () => {
     const kc = loadKubeConfig();
     const core = kc.makeApiClient(k8s.CoreV1Api);
     const policy = kc.makeApiClient(k8s.PolicyV1Api);
@@ -325,6 +326,8 @@ describe('installing flight-operator through an OLM Subscription', () => {
     expect(pdb.spec?.minAvailable).toBe(1);
     // kwok's pods are Ready, so the PDB counts them.
     expect(pdb.status?.currentHealthy).toBe(2);
+    const np = await kc.makeApiClient(k8s.NetworkingV1Api).readNamespacedNetworkPolicy({ name: DEPLOYMENT, namespace: ns.name });
+    expect(np.spec?.podSelector?.matchLabels).toEqual(bundleCsv.spec.install.spec.deployments[0].spec.selector.matchLabels);
     const cm = await core.readNamespacedConfigMap({ name: 'flight-operator-controller-config', namespace: ns.name });
     expect(Object.keys(cm.data ?? {})).toContain('BOOKING_API_URL');
     done();

@@ -38,6 +38,17 @@ describe('the controller Deployment', () => {
     expect(stdout).toBe('2');
   }, 120_000);
 
+  test('its NetworkPolicy is accepted by the API server and selects exactly the Deployment\'s pods', async () => {
+    const np = JSON.parse((await kubectl(['get', 'networkpolicy', '-n', ns, 'flight-operator-controller', '-o', 'json'])).stdout);
+    const dep = JSON.parse((await kubectl(['get', 'deployment', '-n', ns, 'flight-operator-controller', '-o', 'json'])).stdout);
+    expect(np.spec.podSelector).toEqual(dep.spec.selector);
+    expect(np.spec.policyTypes).toEqual(['Ingress', 'Egress']);
+    // The pods it selects are the controller's: both replicas, scheduled under the spread constraints.
+    const pods = JSON.parse((await kubectl(['get', 'pods', '-n', ns, '-l', 'app.kubernetes.io/name=flight-operator-controller', '-o', 'json'])).stdout).items;
+    expect(pods).toHaveLength(2);
+    expect(pods.every((p: any) => p.spec.nodeName && p.spec.topologySpreadConstraints?.length === 2)).toBe(true);
+  });
+
   test('a pod that breaks "restricted" is refused in that namespace (the label is enforced)', async () => {
     const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'root', namespace: ns }, spec: { containers: [{ name: 'c', image: 'busybox' }] } };
     const r = await kubectl(['create', '-f', '-'], { input: stringify(pod), check: false });
