@@ -1,7 +1,7 @@
 // pulumi-resource-kubernetes: the Pulumi Kubernetes provider, served from the
 // pulumi-kubernetes/provider/v4 module. Upstream's own main embeds files that
 // its `go generate` writes (schema-embed.json, terraform-mapping-embed.json);
-// build.sh writes them next to this file in a build copy of the family, from
+// build.sh writes them next to this file, in a build copy of the family, from
 // the schema the module carries, as upstream's generate.go does.
 package main
 
