@@ -15,7 +15,11 @@ export interface Release {
   readonly skipRange?: string;
 }
 
-export const RELEASES: readonly Release[] = [{ version: '0.1.0', createdAt: '2026-11-22T00:00:00Z' }];
+export const RELEASES: readonly Release[] = [
+  { version: '0.1.0', createdAt: '2026-11-22T00:00:00Z' },
+  // `kubectl get ft` shows the seats the booking holds (column Booked) next to the seats asked for.
+  { version: '0.2.0', createdAt: '2026-11-23T00:00:00Z', replaces: '0.1.0', skipRange: '>=0.1.0 <0.2.0' },
+];
 
 /** The release the tree builds by default: plain manifests, olm-bundle/manifests, the head of the channel. */
 export const LATEST_RELEASE: Release = RELEASES[RELEASES.length - 1];
@@ -24,4 +28,12 @@ export function releaseOf(version: string): Release {
   const r = RELEASES.find((x) => x.version === version);
   if (!r) throw new Error(`no release ${version} in infra/releases.ts (known: ${RELEASES.map((x) => x.version).join(', ')})`);
   return r;
+}
+
+/** a >= b for strict semver without pre-release ordering subtleties (our releases have none). */
+export function versionAtLeast(a: string, b: string): boolean {
+  const parse = (v: string) => v.split(/[-+]/)[0].split('.').map(Number);
+  const [x, y] = [parse(a), parse(b)];
+  for (let i = 0; i < 3; i++) if (x[i] !== y[i]) return x[i] > y[i];
+  return true;
 }

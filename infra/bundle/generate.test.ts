@@ -60,14 +60,24 @@ describe('olm-bundle/', () => {
     expect(Object.fromEntries(labels)).toEqual(annotations);
   });
 
-  test('the offline catalog has one package, a stable channel with one head, and the bundle inline', () => {
+  test('the offline catalog has one package, a stable channel where 0.2.0 replaces 0.1.0, and both bundles inline', () => {
     const blobs = parseAllDocuments(generated.get('catalog/flight-operator/catalog.yaml')!).map((d) => d.toJS());
-    expect(blobs.map((b) => b.schema)).toEqual(['olm.package', 'olm.channel', 'olm.bundle']);
+    expect(blobs.map((b) => b.schema)).toEqual(['olm.package', 'olm.channel', 'olm.bundle', 'olm.bundle']);
     expect(blobs[0]).toMatchObject({ name: 'flight-operator', defaultChannel: 'stable' });
-    expect(blobs[1]).toEqual({ schema: 'olm.channel', package: 'flight-operator', name: 'stable', entries: [{ name: 'flight-operator.v0.1.0' }] });
-    const inline = blobs[2].properties.filter((p: any) => p.type === 'olm.bundle.object').map((p: any) => JSON.parse(Buffer.from(p.value.data, 'base64').toString()));
+    expect(blobs[1]).toEqual({
+      schema: 'olm.channel',
+      package: 'flight-operator',
+      name: 'stable',
+      entries: [{ name: 'flight-operator.v0.1.0' }, { name: 'flight-operator.v0.2.0', replaces: 'flight-operator.v0.1.0', skipRange: '>=0.1.0 <0.2.0' }],
+    });
+    expect(blobs.slice(2).map((b) => b.name)).toEqual(['flight-operator.v0.1.0', 'flight-operator.v0.2.0']);
+    // Each bundle carries its own version's manifests: the 0.1.0 CSV is the one generateBundleManifests writes for 0.1.0.
+    const csvOf = (b: any) => JSON.parse(Buffer.from(b.properties.find((p: any) => p.type === 'olm.bundle.object').value.data, 'base64').toString());
+    expect(csvOf(blobs[2]).spec.version).toBe('0.1.0');
+    expect(csvOf(blobs[3]).spec.version).toBe('0.2.0');
+    const inline = blobs[3].properties.filter((p: any) => p.type === 'olm.bundle.object').map((p: any) => JSON.parse(Buffer.from(p.value.data, 'base64').toString()));
     expect(inline.map((o: any) => o.kind)).toEqual(['ClusterServiceVersion', 'CustomResourceDefinition', 'ConfigMap', 'Service', 'PodDisruptionBudget', 'NetworkPolicy']);
-    expect(blobs[2].properties).toContainEqual({ type: 'olm.gvk', value: { group: 'flights.com', kind: 'FlightTicket', version: 'v1' } });
+    expect(blobs[3].properties).toContainEqual({ type: 'olm.gvk', value: { group: 'flights.com', kind: 'FlightTicket', version: 'v1' } });
   });
 
   test('the published catalog names each bundle image by the digest infra/bundle-image.json records, and carries no manifests inline', () => {
@@ -85,6 +95,13 @@ describe('olm-bundle/', () => {
         .filter((b) => b.schema !== 'olm.bundle'),
     );
   });
+});
+
+test('GIVEN version 0.1.0 THEN the catalog holds only 0.1.0 (what a catalog looked like before 0.2.0)', () => {
+  const files = generateBundle(defaultSettings({ version: '0.1.0' }));
+  const blobs = parseAllDocuments(files.get('catalog/flight-operator/catalog.yaml')!).map((d) => d.toJS());
+  expect(blobs.filter((b) => b.schema === 'olm.bundle').map((b) => b.name)).toEqual(['flight-operator.v0.1.0']);
+  expect(blobs.find((b) => b.schema === 'olm.channel').entries).toEqual([{ name: 'flight-operator.v0.1.0' }]);
 });
 
 test('GIVEN a bundle-image lock without a release THEN generating olm-bundle/ fails and says which command records it', () => {

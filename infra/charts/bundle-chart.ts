@@ -26,10 +26,11 @@ export class BundleChart extends Chart {
     super(scope, id);
     const settings = validateSettings(props.settings);
     const model = new OperatorChart(new App(), 'model', { settings, createNamespace: false });
-    // A version not in infra/releases.ts (a user's own build) is dated like the latest release.
-    const release = RELEASES.find((r) => r.version === settings.version) ?? LATEST_RELEASE;
+    // A version not in infra/releases.ts (a user's own build) is dated like the latest
+    // release and replaces nothing: it is a channel of its own (generate.ts channelSettings).
+    const release = RELEASES.find((r) => r.version === settings.version);
 
-    new FlightTicketCrd(this, 'FlightTicket');
+    new FlightTicketCrd(this, 'FlightTicket', { version: settings.version });
     this.csv = new ClusterServiceVersion(this, 'Csv', {
       settings,
       deployment: model.controller.deployment,
@@ -39,7 +40,9 @@ export class BundleChart extends Chart {
       examples: [FlightTicket.manifest(SEED_TICKET)],
       iconSvg: ICON_SVG,
       ...RELEASE,
-      createdAt: release.createdAt,
+      createdAt: (release ?? LATEST_RELEASE).createdAt,
+      replaces: release?.replaces,
+      skipRange: release?.skipRange,
     });
     // OLM installs these into the operator's namespace, so they carry none.
     for (const [name, source] of Object.entries({

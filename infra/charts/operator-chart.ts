@@ -44,6 +44,7 @@ export class OperatorChart extends Chart {
       serviceAccount: this.rbac.serviceAccount,
       bookingApiUrl: s.bookingApiUrl,
       bookingCredentialsSecret: s.bookingCredentialsSecret,
+      version: s.version,
     });
     this.networkPolicy = new ControllerNetworkPolicy(this, 'NetworkPolicy', {
       namespace: s.namespace,

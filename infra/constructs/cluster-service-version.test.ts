@@ -106,6 +106,33 @@ describe('ClusterServiceVersion', () => {
   });
 });
 
+describe('ClusterServiceVersion upgrade edges', () => {
+  const csvOf = (version: string) =>
+    Testing.synth(new BundleChart(Testing.app(), 'bundle', { settings: defaultSettings({ version }) })).find((o) => o.kind === 'ClusterServiceVersion');
+
+  test('GIVEN release 0.2.0 THEN it replaces 0.1.0 and may skip any 0.1.x', () => {
+    const csv = csvOf('0.2.0');
+    expect(csv.spec.replaces).toBe('flight-operator.v0.1.0');
+    expect(csv.metadata.annotations['olm.skipRange']).toBe('>=0.1.0 <0.2.0');
+    expect(csv.metadata.annotations.createdAt).toBe('2026-11-23T00:00:00Z');
+  });
+
+  test('GIVEN the first release or a version that is not a release THEN it replaces nothing', () => {
+    for (const version of ['0.1.0', '1.2.3']) {
+      const csv = csvOf(version);
+      expect({ version, replaces: csv.spec.replaces, skipRange: csv.metadata.annotations['olm.skipRange'] }).toEqual({ version, replaces: undefined, skipRange: undefined });
+    }
+  });
+
+  test('the 0.2.0 bundle ships the CRD with the Booked column, the 0.1.0 bundle without', () => {
+    const crdOf = (version: string) =>
+      Testing.synth(new BundleChart(Testing.app(), 'bundle', { settings: defaultSettings({ version }) })).find((o) => o.kind === 'CustomResourceDefinition');
+    const columns = (version: string) => crdOf(version).spec.versions[0].additionalPrinterColumns.map((c: any) => c.name);
+    expect(columns('0.2.0')).toContain('Booked');
+    expect(columns('0.1.0')).not.toContain('Booked');
+  });
+});
+
 describe('OperatorChart', () => {
   test('puts the controller in a namespace that enforces Pod Security "restricted"', () => {
     // GIVEN / WHEN

@@ -19,6 +19,10 @@ export interface ClusterServiceVersionProps {
   readonly createdAt: string;
   readonly minKubeVersion: string;
   readonly repository: string;
+  /** Version of the release this one upgrades (spec.replaces names its CSV). */
+  readonly replaces?: string;
+  /** Versions OLM may upgrade from in one step (annotation olm.skipRange). */
+  readonly skipRange?: string;
 }
 
 const text = 'urn:alm:descriptor:com.tectonic.ui:text';
@@ -53,6 +57,7 @@ export class ClusterServiceVersion extends Construct {
           repository: props.repository,
           support: 'flight-operator maintainers',
           'operatorframework.io/suggested-namespace': s.namespace,
+          ...(props.skipRange ? { 'olm.skipRange': props.skipRange } : {}),
         },
       },
       spec: {
@@ -72,6 +77,7 @@ export class ClusterServiceVersion extends Construct {
             ' default: OLM rewrites it on every install and upgrade.)',
         ].join('\n'),
         version: s.version,
+        ...(props.replaces ? { replaces: `${s.packageName}.v${props.replaces}` } : {}),
         minKubeVersion: props.minKubeVersion,
         maturity: 'alpha',
         provider: { name: 'flight-operator project', url: props.repository },

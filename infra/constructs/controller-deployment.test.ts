@@ -15,6 +15,7 @@ function synth() {
     serviceAccount,
     bookingApiUrl: 'https://booking.example/v1',
     bookingCredentialsSecret: 'booking-creds',
+    version: '1.2.3',
   });
   // WHEN synthesized
   const objects = Testing.synth(chart);
@@ -49,7 +50,9 @@ describe('ControllerDeployment', () => {
       'app.kubernetes.io/part-of': 'flight-operator',
       'app.kubernetes.io/component': 'controller',
     });
-    expect(deployment.spec.template.metadata.labels).toEqual(deployment.spec.selector.matchLabels);
+    // The pods also say which release they run; the selector, immutable, does not.
+    expect(deployment.spec.template.metadata.labels).toEqual({ ...deployment.spec.selector.matchLabels, 'app.kubernetes.io/version': '1.2.3' });
+    expect(deployment.metadata.labels['app.kubernetes.io/version']).toBe('1.2.3');
     expect(manager.args).toEqual(['--leader-elect', '--metrics-bind-address=:8080', '--health-probe-bind-address=:8081']);
   });
 

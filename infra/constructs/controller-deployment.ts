@@ -13,6 +13,8 @@ export interface ControllerDeploymentProps {
   readonly bookingApiUrl: string;
   /** Secret holding the booking API token under the key `token`. */
   readonly bookingCredentialsSecret: string;
+  /** Operator version: label app.kubernetes.io/version on the Deployment and its pods (never in the selector). */
+  readonly version?: string;
 }
 
 /** Labels that select the controller's pods; fixed, because a Deployment selector is immutable. */
@@ -45,13 +47,16 @@ export class ControllerDeployment extends Construct {
     });
     const credentials = kplus.Secret.fromSecretName(this, 'Credentials', props.bookingCredentialsSecret);
 
+    // The version tells which release a pod runs (`kubectl get pods -L app.kubernetes.io/version`);
+    // the selector stays CONTROLLER_LABELS, which never change (a selector is immutable).
+    const labels = { ...CONTROLLER_LABELS, ...(props.version ? { 'app.kubernetes.io/version': props.version } : {}) };
     this.deployment = new kplus.Deployment(this, 'Deployment', {
-      metadata: { namespace, name: CONTROLLER_NAME, labels: CONTROLLER_LABELS },
+      metadata: { namespace, name: CONTROLLER_NAME, labels },
       replicas: props.replicas,
       // Our own selector: the default one hashes the construct path, which would
       // change (and be rejected as immutable) if the construct tree moved.
       select: false,
-      podMetadata: { labels: CONTROLLER_LABELS, annotations: { 'kubectl.kubernetes.io/default-container': 'manager' } },
+      podMetadata: { labels, annotations: { 'kubectl.kubernetes.io/default-container': 'manager' } },
       serviceAccount: props.serviceAccount,
       automountServiceAccountToken: true,
       terminationGracePeriod: Duration.seconds(30),

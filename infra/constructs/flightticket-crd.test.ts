@@ -1,10 +1,10 @@
 import { Chart, Testing } from 'cdk8s';
 import { FlightTicketCrd } from './flightticket-crd';
 
-function synthCrd() {
-  // GIVEN a chart with the FlightTicket CRD
+function synthCrd(version?: string) {
+  // GIVEN a chart with the FlightTicket CRD (of the latest release unless a version is given)
   const chart = new Chart(Testing.app(), 'test');
-  new FlightTicketCrd(chart, 'crd');
+  new FlightTicketCrd(chart, 'crd', { version });
   // WHEN it is synthesized
   const [crd, ...rest] = Testing.synth(chart);
   expect(rest).toHaveLength(0);
@@ -73,16 +73,25 @@ describe('FlightTicketCrd', () => {
     expect(status.properties.conditions['x-kubernetes-list-map-keys']).toEqual(['type']);
   });
 
-  test('kubectl get ft shows From, To, Seats, Ready, Status, Booking and Age', () => {
+  test('kubectl get ft shows From, To, Seats, Booked (since 0.2.0), Ready, Status, Booking and Age', () => {
     const columns = synthCrd().spec.versions[0].additionalPrinterColumns;
     expect(columns.map((c: any) => `${c.name}=${c.jsonPath}`)).toEqual([
       'From=.spec.from',
       'To=.spec.to',
       'Seats=.spec.number',
+      'Booked=.status.seats',
       'Ready=.status.conditions[?(@.type=="Ready")].status',
       'Status=.status.conditions[?(@.type=="Ready")].reason',
       'Booking=.status.bookingRef',
       'Age=.metadata.creationTimestamp',
     ]);
+  });
+
+  test('GIVEN release 0.1.0 THEN there is no Booked column, and the schema is the same as the latest release (the upgrade keeps every stored ticket valid)', () => {
+    const old = synthCrd('0.1.0').spec.versions[0];
+    const latest = synthCrd().spec.versions[0];
+    expect(old.additionalPrinterColumns.map((c: any) => c.name)).not.toContain('Booked');
+    expect(old.additionalPrinterColumns).toEqual(latest.additionalPrinterColumns.filter((c: any) => c.name !== 'Booked'));
+    expect(old.schema).toEqual(latest.schema);
   });
 });

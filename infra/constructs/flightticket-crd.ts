@@ -1,5 +1,6 @@
 import { Construct } from 'constructs';
 import { ApiObject } from 'cdk8s';
+import { LATEST_RELEASE, versionAtLeast } from '../releases';
 import { CRD_NAME, GROUP, KIND, PLURAL } from '../settings';
 
 /**
@@ -31,11 +32,20 @@ const condition = {
  * class: the L1 renames schema keys (openApiv3Schema, xKubernetesValidations), and a
  * CRD is easiest to review when the source reads like the YAML it becomes.
  */
+export interface FlightTicketCrdProps {
+  /** Operator release the CRD ships with (default: the latest); older releases keep their own columns. */
+  readonly version?: string;
+}
+
 export class FlightTicketCrd extends Construct {
   public readonly crd: ApiObject;
 
-  constructor(scope: Construct, id: string) {
+  constructor(scope: Construct, id: string, props: FlightTicketCrdProps = {}) {
     super(scope, id);
+    const version = props.version ?? LATEST_RELEASE.version;
+    // 0.2.0: the seats the booking holds, beside the seats asked for (they differ while a change is in flight
+    // or when it failed). A printer column only: the schema, and so every stored ticket, stays valid.
+    const booked = versionAtLeast(version, '0.2.0') ? [{ name: 'Booked', type: 'integer', jsonPath: '.status.seats' }] : [];
     this.crd = new ApiObject(this, 'Resource', {
       apiVersion: 'apiextensions.k8s.io/v1',
       kind: 'CustomResourceDefinition',
@@ -61,6 +71,7 @@ export class FlightTicketCrd extends Construct {
               { name: 'From', type: 'string', jsonPath: '.spec.from' },
               { name: 'To', type: 'string', jsonPath: '.spec.to' },
               { name: 'Seats', type: 'integer', jsonPath: '.spec.number' },
+              ...booked,
               { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
               { name: 'Status', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason' },
               { name: 'Booking', type: 'string', jsonPath: '.status.bookingRef' },
