@@ -14,6 +14,10 @@ export interface Booking {
   owner: string;
   ownerRef: string | null;
   state: BookingState;
+  /** The identity of the cluster whose controller created it (e.g. its kube-system namespace uid); null when none was given. */
+  cluster: string | null;
+  /** Set by PATCH {orphaned: true}: its owner was deleted on purpose without cancelling it (deletion policy Orphan). */
+  orphaned: boolean;
   createdAt: string;
   updatedAt: string;
   version: number;
@@ -38,3 +42,18 @@ export type ContractErrorCode =
 
 /** Codes that are transient whatever the HTTP status: retry later (the body says retryable: true). */
 export const TRANSIENT_CODES: ReadonlySet<string> = new Set<ContractErrorCode>(['request_in_flight', 'rate_limited', 'unavailable', 'internal']);
+
+/**
+ * The contract's one rule for comparing city names: ASCII case-insensitive,
+ * nothing else (no trimming, no Unicode folding), exactly the CRD's CEL rule
+ * `self.from.lowerAscii() != self.to.lowerAscii()`. The service matches
+ * routes with it and the controller matches bookings to tickets with it.
+ */
+export function cityKey(city: string): string {
+  return city.replace(/[A-Z]+/g, (c) => c.toLowerCase());
+}
+
+/** Same route under cityKey. */
+export function sameRoute(a: { from: string; to: string }, b: { from: string; to: string }): boolean {
+  return cityKey(a.from) === cityKey(b.from) && cityKey(a.to) === cityKey(b.to);
+}

@@ -20,6 +20,12 @@ export const FAULT_KINDS: readonly FaultKind[] = ['error', 'rate_limited', 'unav
 export interface FaultConfig {
   /** Added to every /v1 request before it is processed (while its Idempotency-Key is held). */
   latencyMs?: number;
+  /**
+   * Added to a create that books (not to a replay), after its key is taken and
+   * before it commits: a create slower than the client's timeout commits after
+   * the client gave up, and replays meanwhile get request_in_flight.
+   */
+  createLatencyMs?: number;
   /** Uniform extra latency in [0, latencyJitterMs). */
   latencyJitterMs?: number;
   /** Probability of 500 internal before processing. */
@@ -49,10 +55,10 @@ const RATE_KEYS = ['errorRate', 'errorAfterCommitRate', 'rateLimitRate', 'hangRa
 export function validateFaults(input: unknown): FaultConfig {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) throw new Error('faults must be a JSON object');
   const f = input as Record<string, unknown>;
-  const allowed = new Set(['latencyMs', 'latencyJitterMs', ...RATE_KEYS, 'retryAfterSeconds', 'hangMs', 'down', 'seed', 'failNext']);
+  const allowed = new Set(['latencyMs', 'createLatencyMs', 'latencyJitterMs', ...RATE_KEYS, 'retryAfterSeconds', 'hangMs', 'down', 'seed', 'failNext']);
   for (const k of Object.keys(f)) if (!allowed.has(k)) throw new Error(`unknown fault setting "${k}"`);
   const out: FaultConfig = {};
-  for (const k of ['latencyMs', 'latencyJitterMs', 'retryAfterSeconds', 'hangMs', 'seed'] as const) {
+  for (const k of ['latencyMs', 'createLatencyMs', 'latencyJitterMs', 'retryAfterSeconds', 'hangMs', 'seed'] as const) {
     if (f[k] === undefined) continue;
     const v = f[k];
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new Error(`${k} must be a non-negative number`);
@@ -122,6 +128,10 @@ export class FaultInjector {
 
   get retryAfterSeconds(): number {
     return Math.ceil(this.cfg.retryAfterSeconds ?? 1);
+  }
+
+  createLatencyMs(): number {
+    return this.cfg.createLatencyMs ?? 0;
   }
 
   latencyMs(): number {

@@ -1,6 +1,6 @@
 /**
  * Seat inventory per route. A route is an ordered (from, to) pair of city
- * names, matched case-insensitively; its capacity is the number of seats that
+ * names, matched ASCII case-insensitively (cityKey, the contract's rule); its capacity is the number of seats that
  * active bookings on it may hold together (a number, or "unlimited").
  *
  * Config file (YAML or JSON, --routes / BOOKING_ROUTES):
@@ -20,6 +20,7 @@
  */
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
+import { cityKey } from '../booking-api/types';
 
 export const UNLIMITED = Number.POSITIVE_INFINITY;
 
@@ -49,8 +50,9 @@ export class RouteTable {
     for (const r of routes) this.capacities.set(RouteTable.key(r.from, r.to), r.capacity);
   }
 
+  /** The contract's one rule (booking-api/types.ts cityKey): ASCII case-insensitive, like the CRD's CEL check. */
   static key(from: string, to: string): string {
-    return `${from.trim().toLowerCase()}\u0000${to.trim().toLowerCase()}`;
+    return `${cityKey(from)}\u0000${cityKey(to)}`;
   }
 
   /** Capacity of the route, or undefined when there is no such route. */
@@ -69,7 +71,7 @@ export class RouteTable {
       if (typeof r?.from !== 'string' || typeof r?.to !== 'string' || !r.from.trim() || !r.to.trim()) {
         throw new Error(`routes[${i}]: from and to must be non-empty strings`);
       }
-      return { from: r.from, to: r.to, capacity: r.capacity === undefined ? def : parseCapacity(r.capacity, `routes[${i}].capacity`) };
+      return { from: r.from.trim(), to: r.to.trim(), capacity: r.capacity === undefined ? def : parseCapacity(r.capacity, `routes[${i}].capacity`) };
     });
     const base = cfg.includeDefaults ? RouteTable.defaultRoutes(def) : [];
     return new RouteTable([...base, ...routes], cfg.anyRoute ? def : undefined);

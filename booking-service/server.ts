@@ -220,8 +220,9 @@ export async function startBookingService(opts: BookingServiceOptions): Promise<
     if (typeof key !== 'string' || key === '') throw new HttpError(400, 'invalid_request', 'Idempotency-Key header is required');
     if (!IDEMPOTENCY_KEY_RE.test(key)) throw new HttpError(400, 'invalid_request', 'Idempotency-Key must be 1..255 visible ASCII characters');
     const input = parseCreate(body);
+    // cluster joins the payload only when sent, so keys recorded before it existed still replay.
     const fingerprint = createHash('sha256')
-      .update(JSON.stringify([input.from, input.to, input.seats, input.owner, input.ownerRef]))
+      .update(JSON.stringify([input.from, input.to, input.seats, input.owner, input.ownerRef, ...(input.cluster !== null ? [input.cluster] : [])]))
       .digest('hex');
     if (inFlightKeys.has(key)) {
       throw new HttpError(409, 'request_in_flight', 'a request with this Idempotency-Key is still being processed', { 'Retry-After': '1' });
@@ -232,7 +233,7 @@ export async function startBookingService(opts: BookingServiceOptions): Promise<
     }
     inFlightKeys.add(key);
     try {
-      await delay(faults.latencyMs());
+      await delay(faults.latencyMs() + (rec ? 0 : faults.createLatencyMs()));
       const capacity = rec ? Number.POSITIVE_INFINITY : routes.capacity(input.from, input.to);
       if (capacity === undefined) throw new HttpError(422, 'unknown_route', `no route from ${input.from} to ${input.to}`);
       const out = await write(() => store.create(key, fingerprint, RouteTable.key(input.from, input.to), input, capacity));
@@ -281,7 +282,17 @@ export async function startBookingService(opts: BookingServiceOptions): Promise<
       return sendJson(res, 200, b);
     }
     if (method === 'PATCH') {
-      const seats = parsePatch(body);
+      const patch = parsePatch(body);
+      if (patch.orphaned) {
+        const marked = await write(() => store.markOrphaned(id));
+        if (marked.kind === 'not_found') throw notFound();
+        if (marked.kind === 'cancelled') throw new HttpError(409, 'booking_cancelled', `booking ${id} is cancelled and cannot be changed`);
+        if (patch.seats === undefined) {
+          if (afterCommit(req, res, path)) return 'hang';
+          return sendJson(res, 200, marked.booking);
+        }
+      }
+      const seats = patch.seats!;
       const out = await write(() => store.updateSeats(id, seats, (_route, from, to) => routes.capacity(from, to) ?? 0));
       switch (out.kind) {
         case 'not_found':
@@ -362,6 +373,7 @@ export async function startBookingService(opts: BookingServiceOptions): Promise<
           durationMs: Math.round(seconds * 1e5) / 100,
           ...(errCode ? { code: errCode } : {}),
           ...(req.headers['idempotency-key'] ? { idempotencyKey: String(req.headers['idempotency-key']) } : {}),
+          ...(req.headers['user-agent'] ? { userAgent: String(req.headers['user-agent']).slice(0, 200) } : {}),
         });
       }
       if (active === 0 && drained) drained();
@@ -497,7 +509,7 @@ function seatsOf(o: Record<string, unknown>): number {
 
 function parseCreate(body: unknown): NewBooking {
   if (!isObject(body)) throw new HttpError(400, 'invalid_request', 'body must be a JSON object');
-  onlyKeys(body, ['from', 'to', 'seats', 'owner', 'ownerRef']);
+  onlyKeys(body, ['from', 'to', 'seats', 'owner', 'ownerRef', 'cluster']);
   const from = str(body, 'from', 100);
   const to = str(body, 'to', 100);
   const seats = seatsOf(body);
@@ -507,17 +519,26 @@ function parseCreate(body: unknown): NewBooking {
     if (typeof body.ownerRef !== 'string' || body.ownerRef.length > 512) throw new HttpError(400, 'invalid_request', 'ownerRef must be a string of at most 512 characters');
     ownerRef = body.ownerRef;
   }
-  return { from, to, seats, owner, ownerRef };
+  let cluster: string | null = null;
+  if (body.cluster !== undefined && body.cluster !== null) cluster = str(body, 'cluster', 253);
+  return { from, to, seats, owner, ownerRef, cluster };
 }
 
-function parsePatch(body: unknown): number {
+function parsePatch(body: unknown): { seats?: number; orphaned?: true } {
   if (!isObject(body)) throw new HttpError(400, 'invalid_request', 'body must be a JSON object');
-  onlyKeys(body, ['seats']);
-  return seatsOf(body);
+  onlyKeys(body, ['seats', 'orphaned']);
+  if (body.orphaned !== undefined && body.orphaned !== true) throw new HttpError(400, 'invalid_request', 'orphaned can only be set to true');
+  if (body.seats === undefined && body.orphaned === undefined) throw new HttpError(400, 'invalid_request', 'give seats, orphaned or both');
+  return { ...(body.seats !== undefined ? { seats: seatsOf(body) } : {}), ...(body.orphaned ? { orphaned: true as const } : {}) };
 }
 
-function parseListQuery(q: URLSearchParams): { owner?: string; state?: BookingState; limit: number; afterSeq?: number } {
-  const out: { owner?: string; state?: BookingState; limit: number; afterSeq?: number } = { limit: 100 };
+function parseListQuery(q: URLSearchParams): { owner?: string; state?: BookingState; cluster?: string; limit: number; afterSeq?: number } {
+  const out: { owner?: string; state?: BookingState; cluster?: string; limit: number; afterSeq?: number } = { limit: 100 };
+  const cluster = q.get('cluster');
+  if (cluster !== null) {
+    if (cluster === '' || cluster.length > 253) throw new HttpError(400, 'invalid_request', 'cluster must be 1..253 characters');
+    out.cluster = cluster;
+  }
   const owner = q.get('owner');
   if (owner !== null) {
     if (owner === '' || owner.length > 253) throw new HttpError(400, 'invalid_request', 'owner must be 1..253 characters');

@@ -96,7 +96,7 @@ describe('BookingStore', () => {
   test('a batch commits every operation that succeeded, even when one in the middle throws', () => {
     const store = new BookingStore(join(dir, 'data'));
     try {
-      const input = (owner: string) => ({ from: 'A', to: 'B', seats: 1, owner, ownerRef: null });
+      const input = (owner: string) => ({ from: 'A', to: 'B', seats: 1, owner, ownerRef: null, cluster: null });
       const results = store.batch([
         () => store.create('k1', 'f1', 'a|b', input('o1'), 10),
         () => {
@@ -184,7 +184,7 @@ describe('startBookingService (in process)', () => {
 });
 
 describe('schemaErrors (responses vs booking-api/openapi.yaml)', () => {
-  const booking = { id: 'bk_1', from: 'A', to: 'B', seats: 2, owner: 'o', ownerRef: null, state: 'active', createdAt: '2026-01-01T00:00:00Z', updatedAt: '2026-01-01T00:00:00Z', version: 1 };
+  const booking = { id: 'bk_1', from: 'A', to: 'B', seats: 2, owner: 'o', ownerRef: null, cluster: null, orphaned: false, state: 'active', createdAt: '2026-01-01T00:00:00Z', updatedAt: '2026-01-01T00:00:00Z', version: 1 };
 
   test('a well-formed booking and error pass', () => {
     expect(schemaErrors(booking, 'Booking')).toEqual([]);

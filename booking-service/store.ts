@@ -26,6 +26,7 @@ export interface NewBooking {
   seats: number;
   owner: string;
   ownerRef: string | null;
+  cluster: string | null;
 }
 
 export type CreateResult =
@@ -40,6 +41,8 @@ export type UpdateResult =
   | { kind: 'cancelled'; booking: Booking }
   | { kind: 'sold_out'; available: number };
 
+export type OrphanResult = { kind: 'updated' | 'unchanged'; booking: Booking } | { kind: 'not_found' } | { kind: 'cancelled'; booking: Booking };
+
 export type IdempotencyRecord = { fingerprint: string; bookingId: string; status: number };
 
 interface Row {
@@ -50,6 +53,8 @@ interface Row {
   seats: number;
   owner: string;
   owner_ref: string | null;
+  cluster: string | null;
+  orphaned: number;
   state: BookingState;
   created_at: string;
   updated_at: string;
@@ -86,7 +91,7 @@ CREATE TABLE IF NOT EXISTS idempotency (
 export class BookingStore {
   private readonly db: DatabaseSync;
   private readonly q: Record<
-    'insert' | 'getById' | 'usage' | 'setUsage' | 'idemGet' | 'idemPut' | 'setSeats' | 'cancel' | 'countActive',
+    'insert' | 'getById' | 'usage' | 'setUsage' | 'idemGet' | 'idemPut' | 'setSeats' | 'setOrphaned' | 'cancel' | 'countActive',
     StatementSync
   >;
   /** How many times this data dir has been opened (1 on a fresh dir). */
@@ -103,6 +108,7 @@ export class BookingStore {
       this.db.exec('PRAGMA synchronous = FULL');
       this.db.exec('PRAGMA foreign_keys = ON');
       this.db.exec(SCHEMA);
+      this.migrate();
       // A real write takes (and keeps) the exclusive lock now, not at the first booking.
       this.db.exec(`INSERT INTO meta (k, v) VALUES ('boots', '1') ON CONFLICT (k) DO UPDATE SET v = CAST(v AS INTEGER) + 1`);
     } catch (err) {
@@ -114,8 +120,8 @@ export class BookingStore {
     this.boots = Number((this.db.prepare(`SELECT v FROM meta WHERE k = 'boots'`).get() as { v: string }).v);
     const p = (sql: string) => this.db.prepare(sql);
     this.q = {
-      insert: p(`INSERT INTO bookings (id, from_city, to_city, route, seats, owner, owner_ref, state, created_at, updated_at, version)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, 1) RETURNING *`),
+      insert: p(`INSERT INTO bookings (id, from_city, to_city, route, seats, owner, owner_ref, cluster, state, created_at, updated_at, version)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, 1) RETURNING *`),
       getById: p('SELECT * FROM bookings WHERE id = ?'),
       usage: p('SELECT seats_in_use FROM route_usage WHERE route = ?'),
       setUsage: p(`INSERT INTO route_usage (route, seats_in_use) VALUES (?, ?)
@@ -123,9 +129,18 @@ export class BookingStore {
       idemGet: p('SELECT fingerprint, booking_id, status FROM idempotency WHERE key = ?'),
       idemPut: p('INSERT INTO idempotency (key, fingerprint, booking_id, status, created_at) VALUES (?, ?, ?, ?, ?)'),
       setSeats: p('UPDATE bookings SET seats = ?, updated_at = ?, version = version + 1 WHERE id = ? RETURNING *'),
+      setOrphaned: p('UPDATE bookings SET orphaned = 1, updated_at = ?, version = version + 1 WHERE id = ? RETURNING *'),
       cancel: p(`UPDATE bookings SET state = 'cancelled', updated_at = ?, version = version + 1 WHERE id = ? RETURNING *`),
       countActive: p(`SELECT COUNT(*) AS n FROM bookings WHERE state = 'active'`),
     };
+  }
+
+  /** Data dirs written before the cluster and orphaned columns existed get them (NULL / 0). */
+  private migrate(): void {
+    const cols = new Set((this.db.prepare('PRAGMA table_info(bookings)').all() as Array<{ name: string }>).map((c) => c.name));
+    if (!cols.has('cluster')) this.db.exec('ALTER TABLE bookings ADD COLUMN cluster TEXT');
+    if (!cols.has('orphaned')) this.db.exec('ALTER TABLE bookings ADD COLUMN orphaned INTEGER NOT NULL DEFAULT 0');
+    this.db.exec('CREATE INDEX IF NOT EXISTS bookings_cluster ON bookings (cluster, seq)');
   }
 
   close(): void {
@@ -209,7 +224,7 @@ export class BookingStore {
       if (used + input.seats > capacity) return { kind: 'sold_out', available: Math.max(0, capacity - used) };
       const now = new Date().toISOString();
       const id = `bk_${randomBytes(12).toString('hex')}`;
-      const row = this.q.insert.get(id, input.from, input.to, route, input.seats, input.owner, input.ownerRef, now, now) as unknown as Row;
+      const row = this.q.insert.get(id, input.from, input.to, route, input.seats, input.owner, input.ownerRef, input.cluster, now, now) as unknown as Row;
       this.q.setUsage.run(route, used + input.seats);
       this.q.idemPut.run(key, fingerprint, id, 201, now);
       return { kind: 'created', booking: toBooking(row) };
@@ -222,7 +237,7 @@ export class BookingStore {
   }
 
   /** Oldest first; afterSeq is the cursor (exclusive). */
-  list(opts: { owner?: string; state?: BookingState; limit: number; afterSeq?: number }): { items: Booking[]; lastSeq?: number; more: boolean } {
+  list(opts: { owner?: string; state?: BookingState; cluster?: string; limit: number; afterSeq?: number }): { items: Booking[]; lastSeq?: number; more: boolean } {
     const where: string[] = ['seq > ?'];
     const args: Array<string | number> = [opts.afterSeq ?? 0];
     if (opts.owner !== undefined) {
@@ -232,6 +247,10 @@ export class BookingStore {
     if (opts.state !== undefined) {
       where.push('state = ?');
       args.push(opts.state);
+    }
+    if (opts.cluster !== undefined) {
+      where.push('cluster = ?');
+      args.push(opts.cluster);
     }
     args.push(opts.limit + 1);
     const rows = this.db.prepare(`SELECT * FROM bookings WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ?`).all(...args) as unknown as Row[];
@@ -255,6 +274,17 @@ export class BookingStore {
       this.q.setUsage.run(row.route, Math.max(0, used + delta));
       const updated = this.q.setSeats.get(seats, new Date().toISOString(), id) as unknown as Row;
       return { kind: 'updated', booking: toBooking(updated) };
+    });
+  }
+
+  /** Marks an active booking orphaned (its owner was deleted on purpose); idempotent. */
+  markOrphaned(id: string): OrphanResult {
+    return this.tx((): OrphanResult => {
+      const row = this.q.getById.get(id) as unknown as Row | undefined;
+      if (!row) return { kind: 'not_found' };
+      if (row.state === 'cancelled') return { kind: 'cancelled', booking: toBooking(row) };
+      if (row.orphaned) return { kind: 'unchanged', booking: toBooking(row) };
+      return { kind: 'updated', booking: toBooking(this.q.setOrphaned.get(new Date().toISOString(), id) as unknown as Row) };
     });
   }
 
@@ -286,6 +316,8 @@ function toBooking(r: Row): Booking {
     seats: r.seats,
     owner: r.owner,
     ownerRef: r.owner_ref,
+    cluster: r.cluster ?? null,
+    orphaned: r.orphaned === 1,
     state: r.state,
     createdAt: r.created_at,
     updatedAt: r.updated_at,

@@ -18,6 +18,8 @@ const BOOKING = {
   seats: 2,
   owner: 'uid-1',
   ownerRef: 'ns/t',
+  cluster: null,
+  orphaned: false,
   state: 'active',
   createdAt: '2026-01-01T00:00:00.000Z',
   updatedAt: '2026-01-01T00:00:00.000Z',

@@ -33,6 +33,8 @@ export interface CreateBookingRequest {
   owner: string;
   /** Free text, e.g. "namespace/name". */
   ownerRef?: string | null;
+  /** The creating cluster's identity (the orphan sweep lists by it). */
+  cluster?: string;
 }
 
 export interface CreateBookingResult {
@@ -44,6 +46,7 @@ export interface CreateBookingResult {
 export interface ListBookingsFilter {
   owner?: string;
   state?: BookingState;
+  cluster?: string;
 }
 
 export interface BookingPage {
@@ -51,7 +54,7 @@ export interface BookingPage {
   nextCursor: string | null;
 }
 
-export type BookingOperation = 'createBooking' | 'getBooking' | 'listBookings' | 'updateSeats' | 'cancelBooking' | 'healthz';
+export type BookingOperation = 'createBooking' | 'getBooking' | 'listBookings' | 'updateSeats' | 'markOrphaned' | 'cancelBooking' | 'healthz';
 
 export interface BookingRequestEvent {
   operation: BookingOperation;
@@ -107,6 +110,7 @@ export class BookingClient {
   async createBooking(idempotencyKey: string, req: CreateBookingRequest, opts?: CallOptions): Promise<CreateBookingResult> {
     const body: Record<string, unknown> = { from: req.from, to: req.to, seats: req.seats, owner: req.owner };
     if (req.ownerRef !== undefined) body.ownerRef = req.ownerRef;
+    if (req.cluster !== undefined) body.cluster = req.cluster;
     const res = await this.call('createBooking', 'POST', '/v1/bookings', { body, headers: { 'Idempotency-Key': idempotencyKey }, ...opts });
     if (res.status !== 200 && res.status !== 201) throw unexpected(res);
     return { booking: asBooking(res.body, res), replayed: res.status === 200 || res.headers.get('idempotent-replayed') === 'true' };
@@ -146,6 +150,7 @@ export class BookingClient {
     const q = new URLSearchParams();
     if (filter.owner !== undefined) q.set('owner', filter.owner);
     if (filter.state !== undefined) q.set('state', filter.state);
+    if (filter.cluster !== undefined) q.set('cluster', filter.cluster);
     if (filter.limit !== undefined) q.set('limit', String(filter.limit));
     if (filter.cursor !== undefined) q.set('cursor', filter.cursor);
     const qs = q.toString();
@@ -159,6 +164,12 @@ export class BookingClient {
   /** PATCH /v1/bookings/{id} {seats}. Idempotent; no-op when unchanged. sold_out / booking_cancelled / booking_not_found are permanent. */
   async updateSeats(id: string, seats: number, opts?: CallOptions): Promise<Booking> {
     const res = await this.call('updateSeats', 'PATCH', `/v1/bookings/${encodeURIComponent(id)}`, { body: { seats }, ...opts });
+    return asBooking(res.body, res);
+  }
+
+  /** PATCH /v1/bookings/{id} {orphaned: true}: left behind on purpose (deletion policy Orphan). Idempotent. */
+  async markOrphaned(id: string, opts?: CallOptions): Promise<Booking> {
+    const res = await this.call('markOrphaned', 'PATCH', `/v1/bookings/${encodeURIComponent(id)}`, { body: { orphaned: true }, ...opts });
     return asBooking(res.body, res);
   }
 
@@ -320,6 +331,8 @@ function asBooking(v: unknown, res: Raw): Booking {
     owner: b.owner as string,
     ownerRef: typeof b.ownerRef === 'string' ? b.ownerRef : null,
     state: b.state as BookingState,
+    cluster: typeof b.cluster === 'string' ? b.cluster : null,
+    orphaned: b.orphaned === true,
     createdAt: String(b.createdAt ?? ''),
     updatedAt: String(b.updatedAt ?? ''),
     version: b.version as number,

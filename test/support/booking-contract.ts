@@ -387,6 +387,52 @@ export function describeBookingContract(name: string, o: ContractOptions): void 
       }, timeout);
     });
 
+    describe('cluster identity and orphaned bookings', () => {
+      test('cluster is recorded, echoed, part of the idempotency payload, and filters the list', async () => {
+        const c = client();
+        const cluster = `cluster-${randomUUID()}`;
+        const own = owner();
+        const k = key();
+        const { booking } = await c.createBooking(k, { ...req(own), cluster });
+        expectSchema(booking, 'Booking');
+        expect(booking).toMatchObject({ cluster, orphaned: false });
+        await expectPermanent(c.createBooking(k, { ...req(own), cluster: `${cluster}-other` }), 'idempotency_key_reused');
+        const { booking: none } = await c.createBooking(key(), req(owner()));
+        expect(none.cluster).toBeNull();
+        const mine = await c.listBookings({ cluster, state: 'active' });
+        expect(mine.map((b) => b.id)).toEqual([booking.id]);
+        expectError(await rawRequest(o.target(), 'GET', '/v1/bookings?cluster=', {}), 400, 'invalid_request', false);
+      }, timeout);
+
+      test('PATCH {orphaned: true} marks an active booking once (no-op after), and never a cancelled one', async () => {
+        const c = client();
+        const { booking } = await c.createBooking(key(), req(owner()));
+        const marked = await c.markOrphaned(booking.id);
+        expectSchema(marked, 'Booking');
+        expect(marked).toMatchObject({ id: booking.id, orphaned: true, state: 'active', seats: booking.seats, version: booking.version + 1 });
+        expect(await c.markOrphaned(booking.id)).toEqual(marked);
+        for (const body of [{ orphaned: false }, { orphaned: 'yes' }]) {
+          expectError(await rawRequest(o.target(), 'PATCH', `/v1/bookings/${booking.id}`, { body }), 400, 'invalid_request', false);
+        }
+        await c.cancelBooking(booking.id);
+        const { booking: other } = await c.createBooking(key(), req(owner()));
+        await c.cancelBooking(other.id);
+        await expectPermanent(c.markOrphaned(other.id), 'booking_cancelled');
+        await expectPermanent(c.markOrphaned('bk_doesnotexist000'), 'booking_not_found');
+      }, timeout);
+    });
+
+    describe('routes', () => {
+      test('cities match ASCII case-insensitively; the booking echoes them exactly as sent', async () => {
+        const c = client();
+        const from = o.route.from.toUpperCase();
+        const to = o.route.to.toLowerCase();
+        const { booking } = await c.createBooking(key(), { ...req(owner()), from, to });
+        expect(booking).toMatchObject({ from, to, state: 'active' });
+        expect(await c.getBooking(booking.id)).toMatchObject({ from, to });
+      }, timeout);
+    });
+
     describe('change seats', () => {
       test('PATCH sets seats and bumps version; the same value again is a no-op', async () => {
         const c = client();
