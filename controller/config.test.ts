@@ -39,8 +39,29 @@ describe('loadConfig', () => {
     [['--log-level=loud'], env, '--log-level must be debug, info, warn or error, got "loud"'],
     [['--frobnicate'], env, 'unknown argument "--frobnicate"'],
     [['--leader-election-renew-deadline=8'], env, '--leader-election-renew-deadline (8) must be less than --leader-election-lease-duration (8)'],
+    // The elector's own rule (retry x 1.2 jitter < renew), checked at start-up, not at the first campaign.
+    [['--leader-election-retry-period=5'], env, '--leader-election-retry-period (5) x 1.2 (the retry jitter) must be less than --leader-election-renew-deadline (6)'],
   ])('rejects %j with a message naming the flag', (argv, e, message) => {
     expect(() => loadConfig(argv as string[], e)).toThrow(ConfigError);
     expect(() => loadConfig(argv as string[], e)).toThrow(message);
   });
+});
+
+test('every lease timing the config accepts, the elector accepts too (one rule)', () => {
+  const { LeaderElector } = jest.requireActual<typeof import('./runtime/leader-election')>('./runtime/leader-election');
+  for (let lease = 2; lease <= 12; lease++) {
+    for (let renew = 1; renew <= 12; renew++) {
+      for (let retry = 1; retry <= 12; retry++) {
+        const argv = [`--leader-election-lease-duration=${lease}`, `--leader-election-renew-deadline=${renew}`, `--leader-election-retry-period=${retry}`];
+        let config;
+        try {
+          config = loadConfig(argv, env);
+        } catch {
+          continue;
+        }
+        const client = {} as never;
+        expect(() => new LeaderElector({ client, namespace: 'n', name: 'l', onStartedLeading: () => {}, ...config })).not.toThrow();
+      }
+    }
+  }
 });

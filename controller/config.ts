@@ -6,6 +6,7 @@
  * manifests and habits carry over.
  */
 import { hostname } from 'node:os';
+import { LEASE_JITTER, leaseTimingProblem } from './runtime/leader-election';
 
 export interface ControllerConfig {
   bookingApiUrl: string;
@@ -26,6 +27,10 @@ export interface ControllerConfig {
   driftIntervalMs: number;
   watchInactivityTimeoutMs: number;
   bookingTimeoutMs: number;
+  /** Between orphan sweeps; 0 = no sweep. */
+  orphanSweepIntervalMs: number;
+  /** This cluster's identity on bookings; empty = the kube-system namespace's uid. */
+  clusterId: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -68,6 +73,12 @@ export const OPTIONS: Record<string, Option> = {
   },
   'drift-interval': { env: 'DRIFT_INTERVAL_SECONDS', help: 'seconds between re-reads of a booking to repair changes made outside', default: '60' },
   'booking-timeout': { env: 'BOOKING_TIMEOUT_SECONDS', help: 'timeout of one booking API call, seconds', default: '10' },
+  'orphan-sweep-interval': {
+    env: 'ORPHAN_SWEEP_INTERVAL_SECONDS',
+    help: 'seconds between sweeps that cancel this cluster\'s active bookings whose ticket is gone (0: no sweep)',
+    default: '300',
+  },
+  'cluster-id': { env: 'CLUSTER_ID', help: 'this cluster\'s identity recorded on bookings; empty: the uid of the kube-system namespace', default: '' },
   'log-level': { env: 'LOG_LEVEL', help: 'debug, info, warn or error', default: 'info' },
 };
 
@@ -110,10 +121,16 @@ function leaseTimes(get: (name: string) => string): Pick<ControllerConfig, 'leas
   const lease = integer('leader-election-lease-duration', get('leader-election-lease-duration'), 2, 600);
   const renew = integer('leader-election-renew-deadline', get('leader-election-renew-deadline'), 1, 600);
   const retry = integer('leader-election-retry-period', get('leader-election-retry-period'), 1, 600);
-  // client-go's rules: a leader must give up before anyone else may take over.
-  if (renew >= lease) throw new ConfigError(`--leader-election-renew-deadline (${renew}) must be less than --leader-election-lease-duration (${lease})`);
-  if (retry >= renew) throw new ConfigError(`--leader-election-retry-period (${retry}) must be less than --leader-election-renew-deadline (${renew})`);
-  return { leaseDurationMs: lease * 1000, renewDeadlineMs: renew * 1000, retryPeriodMs: retry * 1000 };
+  const t = { leaseDurationMs: lease * 1000, renewDeadlineMs: renew * 1000, retryPeriodMs: retry * 1000 };
+  // The elector's own rule (client-go's), checked here so a bad combination
+  // stops the process at start-up instead of when it first campaigns.
+  switch (leaseTimingProblem(t)) {
+    case 'renew-deadline':
+      throw new ConfigError(`--leader-election-renew-deadline (${renew}) must be less than --leader-election-lease-duration (${lease})`);
+    case 'retry-period':
+      throw new ConfigError(`--leader-election-retry-period (${retry}) x ${LEASE_JITTER} (the retry jitter) must be less than --leader-election-renew-deadline (${renew})`);
+  }
+  return t;
 }
 
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ControllerConfig {
@@ -152,6 +169,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ControllerCo
     driftIntervalMs: integer('drift-interval', get('drift-interval'), 1, 86400) * 1000,
     watchInactivityTimeoutMs: integer('watch-inactivity-timeout', get('watch-inactivity-timeout'), 1, 3600) * 1000,
     bookingTimeoutMs: integer('booking-timeout', get('booking-timeout'), 1, 300) * 1000,
+    orphanSweepIntervalMs: integer('orphan-sweep-interval', get('orphan-sweep-interval'), 0, 86400) * 1000,
+    clusterId: get('cluster-id').trim(),
     logLevel: logLevel as ControllerConfig['logLevel'],
   };
 }

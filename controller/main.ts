@@ -10,10 +10,12 @@ import { existsSync } from 'node:fs';
 import { BookingClient, type BookingRequestEvent } from './booking/client';
 import { PermanentBookingError } from './booking/errors';
 import { ConfigError, loadConfig, usage, type ControllerConfig } from './config';
-import { reconcileTicket, type Bookings } from './flightticket/reconcile';
+import { sweepOrphans, type SweepBookings } from './flightticket/orphan-sweep';
+import { reconcileTicket, type Bookings, type CallOptions } from './flightticket/reconcile';
 import { KubeTickets } from './flightticket/kube-tickets';
-import { TICKET_API } from './flightticket/ticket';
-import { KubeClient } from './runtime/client';
+import { TICKET_API, routeOf } from './flightticket/ticket';
+import { sleep } from './runtime/backoff';
+import { KubeClient, errorCode, isNotFound } from './runtime/client';
 import { Controller } from './runtime/controller';
 import { EventRecorder } from './runtime/events';
 import { ProbeServer } from './runtime/health';
@@ -45,14 +47,25 @@ function bookingMetrics(registry: Registry): (e: BookingRequestEvent) => void {
   };
 }
 
+/** Thrown instead of making a booking call once this replica may no longer act as leader. */
+export class NotLeadingError extends Error {
+  override readonly name = 'NotLeadingError';
+}
+
 /**
  * The booking client, made on first use: the token Secret is optional in the
  * Deployment, so a missing token must show on each ticket (Ready=False,
  * CredentialsMissing) rather than crash-loop the pod.
+ *
+ * Every call first checks the caller's signal and `mayCall` (leadership):
+ * the reconcile's signal aborts when the lease is lost, but a timer can fire
+ * late, and no booking call may start after the renew deadline.
  */
-function lazyBookings(config: ControllerConfig, onRequest: (e: BookingRequestEvent) => void): Bookings {
+function lazyBookings(config: ControllerConfig, onRequest: (e: BookingRequestEvent) => void, mayCall: () => void): Bookings & SweepBookings {
   let client: BookingClient | undefined;
-  const get = (): BookingClient => {
+  const get = (opts?: CallOptions): BookingClient => {
+    opts?.signal?.throwIfAborted();
+    mayCall();
     if (client) return client;
     if (!existsSync(config.bookingApiTokenFile)) {
       throw new PermanentBookingError(
@@ -60,15 +73,61 @@ function lazyBookings(config: ControllerConfig, onRequest: (e: BookingRequestEve
         `booking API token file ${config.bookingApiTokenFile} is missing: create the Secret with the token under the key "token"`,
       );
     }
-    client = new BookingClient({ baseUrl: config.bookingApiUrl, tokenFile: config.bookingApiTokenFile, timeoutMs: config.bookingTimeoutMs, onRequest });
+    client = new BookingClient({
+      baseUrl: config.bookingApiUrl,
+      tokenFile: config.bookingApiTokenFile,
+      timeoutMs: config.bookingTimeoutMs,
+      userAgent: `flight-operator/${config.identity}`,
+      onRequest,
+    });
     return client;
   };
   return {
-    listBookings: (f) => get().listBookings(f),
-    createBooking: (key, req) => get().createBooking(key, req),
-    updateSeats: (id, seats) => get().updateSeats(id, seats),
-    cancelBooking: (id) => get().cancelBooking(id),
+    listBookings: (f, o) => get(o).listBookings(f, o),
+    createBooking: (key, req, o) => get(o).createBooking(key, req, o),
+    updateSeats: (id, seats, o) => get(o).updateSeats(id, seats, o),
+    markOrphaned: (id, o) => get(o).markOrphaned(id, o),
+    cancelBooking: (id, o) => get(o).cancelBooking(id, o),
   };
+}
+
+const NAMESPACES = { group: '', version: 'v1', plural: 'namespaces', namespaced: false };
+
+/**
+ * This cluster's identity for bookings: --cluster-id, else the uid of the
+ * kube-system namespace (stable for the life of the cluster, distinct
+ * between clusters). Undefined when it cannot be read: bookings are then
+ * created without one and the orphan sweep stays off.
+ */
+async function clusterIdentity(config: ControllerConfig, client: KubeClient, logger: Logger): Promise<string | undefined> {
+  if (config.clusterId) return config.clusterId;
+  try {
+    const ns = await client.get(NAMESPACES, undefined, 'kube-system', AbortSignal.timeout(30_000));
+    if (ns.metadata?.uid) return ns.metadata.uid;
+  } catch (err) {
+    logger.warn('cannot read the kube-system namespace for the cluster identity; bookings get none and the orphan sweep is off (set --cluster-id)', {
+      err,
+      code: errorCode(err),
+    });
+  }
+  return undefined;
+}
+
+function sweepMetrics(registry: Registry) {
+  const cancelled = getOrCreateCounter(registry, {
+    name: 'flightticket_orphan_bookings_cancelled_total',
+    help: 'Active bookings of this cluster cancelled by the orphan sweep because their ticket no longer exists.',
+  });
+  const kept = getOrCreateCounter(registry, {
+    name: 'flightticket_orphan_bookings_kept_total',
+    help: 'Bookings whose ticket no longer exists that the sweep kept because they were orphaned on purpose (deletion policy Orphan).',
+  });
+  const sweeps = getOrCreateCounter(registry, {
+    name: 'flightticket_orphan_sweeps_total',
+    help: 'Orphan sweeps by result.',
+    labelNames: ['result'],
+  });
+  return { cancelled, kept, sweeps };
 }
 
 /**
@@ -106,14 +165,19 @@ export async function run(config: ControllerConfig, logger: Logger): Promise<voi
   );
   const informerFor = (key: string) => (informers.length === 1 ? informers[0] : informers[namespaces.indexOf(key.split('/')[0])]);
   const events = new EventRecorder({ client, component: COMPONENT, instance: config.identity, logger });
-  const bookings = lazyBookings(config, bookingMetrics(registry));
+  let elector: LeaderElector | undefined;
+  const bookings = lazyBookings(config, bookingMetrics(registry), () => {
+    if (elector && !elector.isLeader()) throw new NotLeadingError('not leading (the lease renew deadline has passed): no booking call');
+  });
+  const cluster = await clusterIdentity(config, client, logger);
+  logger.info('cluster identity', { cluster: cluster ?? '(none)' });
 
   const controller = new Controller({
     name: 'flightticket',
     concurrency: config.concurrency,
     registry,
     logger,
-    reconcile: (key) => {
+    reconcile: (key, ctx) => {
       const informer = informerFor(key);
       const tickets = new KubeTickets(client, informer);
       return reconcileTicket(key, {
@@ -121,6 +185,8 @@ export async function run(config: ControllerConfig, logger: Logger): Promise<voi
         bookings,
         events: { normal: (t, r, m) => events.normal(t as never, r, m), warning: (t, r, m) => events.warning(t as never, r, m) },
         driftInterval: config.driftIntervalMs,
+        signal: ctx.signal,
+        ...(cluster ? { cluster } : {}),
       });
     },
   });
@@ -136,7 +202,6 @@ export async function run(config: ControllerConfig, logger: Logger): Promise<voi
   const bound = await probes.start();
   logger.info('serving probes and metrics', { health: bound.health?.port, metrics: bound.metrics?.port });
 
-  let elector: LeaderElector | undefined;
   const shutdown = installShutdown({
     logger,
     exitOnComplete: false,
@@ -147,11 +212,53 @@ export async function run(config: ControllerConfig, logger: Logger): Promise<voi
       { name: 'stop probe server', run: () => probes.stop() },
     ],
   });
-  const startWork = async () => {
-    for (const informer of informers) await informer.waitForSync({ signal: shutdown.signal });
-    if (shutdown.signal.aborted) return;
+  const metrics = sweepMetrics(registry);
+  const sweepLoop = async (signal: AbortSignal) => {
+    if (!cluster || config.orphanSweepIntervalMs === 0) return;
+    const watched = new Set(config.watchNamespaces);
+    while (!signal.aborted) {
+      try {
+        const r = await sweepOrphans({
+          cluster,
+          bookings,
+          signal,
+          watches: (ns) => watched.size === 0 || watched.has(ns),
+          cachedUids: () => new Set(informers.flatMap((i) => i.list().map((t) => t.metadata?.uid ?? ''))),
+          liveUid: async (namespace, name, o) => {
+            try {
+              return (await client.get(TICKET_API, namespace, name, o.signal)).metadata?.uid;
+            } catch (err) {
+              if (isNotFound(err)) return undefined;
+              throw err;
+            }
+          },
+          onCancelled: (b, ref) => {
+            metrics.cancelled.inc();
+            const message = `cancelled orphaned booking ${b.id} (${routeOf(b)}, ${b.seats} seats): its ticket ${ref.namespace}/${ref.name} (uid ${b.owner}) no longer exists`;
+            logger.warn('orphan sweep cancelled a booking', { booking: b.id, owner: b.owner, ticket: `${ref.namespace}/${ref.name}` });
+            // The ticket is gone; the Event still names it (kind, namespace, name, uid), so
+            // `kubectl get events -n <ns>` shows what was swept.
+            events.warning({ apiVersion: 'flights.com/v1', kind: 'FlightTicket', metadata: { namespace: ref.namespace, name: ref.name, uid: b.owner } }, 'OrphanCancelled', message);
+          },
+        });
+        metrics.kept.inc(r.keptOrphaned);
+        metrics.sweeps.inc({ result: 'success' });
+        logger.info('orphan sweep', { checked: r.checked, cancelled: r.cancelled.length, keptOrphaned: r.keptOrphaned });
+      } catch (err) {
+        if (signal.aborted) return;
+        metrics.sweeps.inc({ result: 'error' });
+        logger.warn('orphan sweep failed; next one at the interval', { err });
+      }
+      await sleep(config.orphanSweepIntervalMs, signal);
+    }
+  };
+  /** `signal` ends this term of work: leadership lost (or, without leader election, shutdown). */
+  const startWork = async (signal: AbortSignal) => {
+    for (const informer of informers) await informer.waitForSync({ signal });
+    if (signal.aborted) return;
     logger.info('caches synced; reconciling', { namespaces: config.watchNamespaces.length ? config.watchNamespaces : 'all' });
     controller.start();
+    void sweepLoop(signal);
   };
 
   if (config.leaderElect) {
@@ -165,17 +272,27 @@ export async function run(config: ControllerConfig, logger: Logger): Promise<voi
       retryPeriodMs: config.retryPeriodMs,
       registry,
       logger,
-      onStartedLeading: () => startWork(),
+      onStartedLeading: (signal) => {
+        // The signal aborts at the renew deadline (or when someone else holds
+        // the lease): abort every reconcile in flight right then, through the
+        // signal each of them passes to every booking and Kubernetes call.
+        // No drain here: a standby may take over once the lease expires.
+        signal.addEventListener('abort', () => void controller.abortNow(signal.reason instanceof Error ? signal.reason : new Error('leadership ended')), {
+          once: true,
+        });
+        return startWork(signal);
+      },
       onNewLeader: (id) => logger.info('leader observed', { leader: id }),
-      // Lost the lease (not released by our own shutdown): stop at once so two
-      // leaders never book at the same time; the pod restarts and campaigns again.
+      // Lost the lease (not released by our own SIGTERM shutdown): the work is
+      // already aborted; exit, and the pod restarts and campaigns again. The
+      // drain step finds nothing in flight.
       onStoppedLeading: () => {
         if (!shutdown.reason) void shutdown.shutdown('leadership lost', 1).then((code) => process.exit(code));
       },
     });
     void elector.run();
   } else {
-    await startWork();
+    await startWork(shutdown.signal);
   }
   await new Promise<void>((resolve) => shutdown.signal.addEventListener('abort', () => resolve(), { once: true }));
   process.exitCode = await shutdown.shutdown(shutdown.reason ?? 'stopped');

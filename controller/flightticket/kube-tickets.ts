@@ -7,7 +7,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import type { KubeClient } from '../runtime/client';
 import { ensureFinalizer, patchStatus, removeFinalizer } from '../runtime/finalizer';
 import type { Informer } from '../runtime/informer';
-import type { Tickets } from './reconcile';
+import type { CallOptions, Tickets } from './reconcile';
 import { TICKET_API, type FlightTicket, type FlightTicketStatus } from './ticket';
 
 export class KubeTickets implements Tickets {
@@ -22,15 +22,15 @@ export class KubeTickets implements Tickets {
     return t && (structuredClone(t) as unknown as FlightTicket);
   }
 
-  async addFinalizer(ticket: FlightTicket, finalizer: string): Promise<FlightTicket> {
-    return ((await ensureFinalizer(this.client, TICKET_API, asObject(ticket), finalizer)) as unknown as FlightTicket | undefined) ?? ticket;
+  async addFinalizer(ticket: FlightTicket, finalizer: string, opts: CallOptions = {}): Promise<FlightTicket> {
+    return ((await ensureFinalizer(this.client, TICKET_API, asObject(ticket), finalizer, opts)) as unknown as FlightTicket | undefined) ?? ticket;
   }
 
-  async removeFinalizer(ticket: FlightTicket, finalizer: string): Promise<void> {
-    await removeFinalizer(this.client, TICKET_API, asObject(ticket), finalizer);
+  async removeFinalizer(ticket: FlightTicket, finalizer: string, opts: CallOptions = {}): Promise<void> {
+    await removeFinalizer(this.client, TICKET_API, asObject(ticket), finalizer, opts);
   }
 
-  async updateStatus(ticket: FlightTicket, status: FlightTicketStatus): Promise<FlightTicket> {
+  async updateStatus(ticket: FlightTicket, status: FlightTicketStatus, opts: CallOptions = {}): Promise<FlightTicket> {
     // A merge patch keeps fields it does not mention: null out the ones that went away.
     const patch: Record<string, unknown> = { ...status };
     for (const k of Object.keys(ticket.status ?? {})) if ((status as Record<string, unknown>)[k] === undefined) patch[k] = null;
@@ -38,6 +38,7 @@ export class KubeTickets implements Tickets {
     return patchStatus<KubernetesObject>(this.client, TICKET_API, ticket.metadata, patch, {
       resourceVersion: ticket.metadata.resourceVersion,
       fieldManager: 'flight-operator',
+      signal: opts.signal,
     }) as unknown as Promise<FlightTicket>;
   }
 }

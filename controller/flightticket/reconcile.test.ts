@@ -12,6 +12,11 @@ class FakeBookings implements Bookings {
   failNext: Error[] = [];
   /** The server books, then the answer is lost on the way back. */
   loseNextAnswer = false;
+  /** The next create times out on the client, but the server commits it only at commitLate() (a slow booking service). */
+  slowNextCreate = false;
+  private late?: { key: string; req: { from: string; to: string; seats: number; owner: string; ownerRef: string } };
+  /** An implementation that echoes its own spelling of the cities (the contract allows matching them case-insensitively). */
+  spell: (city: string) => string = (c) => c;
   private next = 1;
 
   private fault(call: string) {
@@ -25,13 +30,28 @@ class FakeBookings implements Bookings {
   }
   async createBooking(key: string, req: { from: string; to: string; seats: number; owner: string; ownerRef: string }) {
     this.fault(`create ${req.from}->${req.to}`);
+    if (this.late?.key === key) throw new TransientBookingError('request_in_flight', 'a request with this Idempotency-Key is still being processed', { status: 409, retryAfterMs: 1000 });
+    if (this.slowNextCreate) {
+      this.slowNextCreate = false;
+      this.late = { key, req };
+      throw new TransientBookingError('timeout', 'no response within 10000 ms');
+    }
+    return this.book(key, req);
+  }
+  /** The slow create commits now, long after its client gave up. */
+  commitLate() {
+    const l = this.late!;
+    this.late = undefined;
+    this.book(l.key, l.req);
+  }
+  private book(key: string, req: { from: string; to: string; seats: number; owner: string; ownerRef: string }) {
     const payload = JSON.stringify(req);
     const seen = this.keys.get(key);
     if (seen && seen.payload !== payload) throw new PermanentBookingError('idempotency_key_reused', 'key reused with another payload');
     if (seen) return { booking: { ...this.bookings.get(seen.id)! } };
     if (this.soldOut.has(`${req.from}->${req.to}`)) throw new PermanentBookingError('sold_out', `${req.from} -> ${req.to} is sold out`);
     const id = `bk-${this.next++}`;
-    const b: Booking = { id, ...req, state: 'active', createdAt: '', updatedAt: '', version: 1 };
+    const b: Booking = { id, ...req, cluster: null, orphaned: false, from: this.spell(req.from), to: this.spell(req.to), state: 'active', createdAt: '', updatedAt: '', version: 1 };
     this.bookings.set(id, b);
     this.keys.set(key, { payload, id });
     if (this.loseNextAnswer) {
@@ -44,6 +64,12 @@ class FakeBookings implements Bookings {
     this.fault(`seats ${id}=${seats}`);
     const b = this.bookings.get(id)!;
     b.seats = seats;
+    return { ...b };
+  }
+  async markOrphaned(id: string) {
+    this.fault(`orphan ${id}`);
+    const b = this.bookings.get(id)!;
+    b.orphaned = true;
     return { ...b };
   }
   async cancelBooking(id: string) {
@@ -181,13 +207,40 @@ describe('reconcileTicket', () => {
     expect(r.message).toBe('Cairo -> Paris (2 seats): Cairo -> Paris is sold out; still holding booking bk-1 (Cairo -> London, 2 seats)');
     expect(events.at(-1)).toMatch(/^Warning SoldOut: /);
     expect(result).toEqual({ requeueAfter: 60_000 }); // checked again at the drift interval only
-    // The periodic re-check asks once with a fresh key (recorded, then cleared) and books nothing.
+    // The periodic re-check asks again with the same key (a refused create records nothing
+    // under it) and, with nothing new to say, writes nothing: no key minted, no status write.
+    const key = tickets.stored!.status!.pendingBookingKey;
+    expect(key).toBeDefined();
+    tickets.writes = [];
+    bookings.calls.length = 0;
+    events.length = 0;
+    await reconcile();
+    await reconcile();
+    expect(bookings.calls).toEqual(['list', 'create Cairo->Paris', 'list', 'create Cairo->Paris']);
+    expect(tickets.writes).toEqual([]);
+    expect(events).toEqual([]);
+    expect(tickets.stored!.status!.pendingBookingKey).toBe(key);
+    expect(bookings.active()).toMatchObject([{ id: 'bk-1' }]);
+    // Seats free up: the same key books, once.
+    bookings.soldOut.clear();
+    await reconcile();
+    expect(bookings.active()).toMatchObject([{ id: 'bk-2', to: 'Paris' }]);
+  });
+
+  test('cities match case-insensitively (like the CRD rule): an implementation that echoes its own spelling causes no churn', async () => {
+    const { tickets, bookings, reconcile } = setup({ from: 'cairo', to: 'LONDON', number: 2 });
+    bookings.spell = (c) => c[0]!.toUpperCase() + c.slice(1).toLowerCase();
+    await reconcile();
     tickets.writes = [];
     bookings.calls.length = 0;
     await reconcile();
-    expect(bookings.calls).toEqual(['list', 'create Cairo->Paris']);
-    expect(tickets.writes).toEqual(['status', 'status']);
-    expect(bookings.active()).toMatchObject([{ id: 'bk-1' }]);
+    expect(bookings.calls).toEqual(['list']);
+    expect(tickets.writes).toEqual([]);
+    expect(bookings.bookings.size).toBe(1);
+    // A change of case only is no route change either.
+    tickets.edit((t) => (t.spec.from = 'CAIRO'));
+    await reconcile();
+    expect(bookings.calls.filter((c) => c.startsWith('create') || c.startsWith('cancel'))).toEqual([]);
   });
 
   test('deletion cancels the booking, then removes the finalizer', async () => {
@@ -198,6 +251,27 @@ describe('reconcileTicket', () => {
     expect(bookings.active()).toEqual([]);
     expect(tickets.stored).toBeUndefined();
     expect(events.at(-1)).toBe('Normal Cancelled: cancelled booking bk-1 (Cairo -> London, 2 seats)');
+  });
+
+  test('deletion while a create is in flight waits for it, cancels what it booked, then removes the finalizer', async () => {
+    // GIVEN a create that times out on the client but commits later on a slow booking service
+    const { tickets, bookings, reconcile } = setup();
+    bookings.slowNextCreate = true;
+    await expect(reconcile()).rejects.toMatchObject({ code: 'timeout' });
+    const key = tickets.stored!.status!.pendingBookingKey;
+    // WHEN the ticket is deleted meanwhile
+    tickets.edit((t) => (t.metadata.deletionTimestamp = '2026-11-22T10:01:00Z'));
+    // THEN finalize replays the key: still in flight, so the finalizer stays
+    await expect(reconcile()).rejects.toMatchObject({ code: 'request_in_flight' });
+    expect(tickets.stored!.metadata.finalizers).toEqual([FINALIZER]);
+    // AND once the create has committed, the replay returns its booking, which is cancelled
+    bookings.commitLate();
+    await reconcile();
+    expect(bookings.active()).toEqual([]);
+    expect(bookings.bookings.size).toBe(1); // bookings ever created == distinct keys (one)
+    expect(bookings.calls.filter((c) => c.startsWith('create'))).toHaveLength(3);
+    expect(tickets.stored).toBeUndefined();
+    expect(key).toBeDefined();
   });
 
   test('deletion with the Orphan policy leaves the booking in place', async () => {

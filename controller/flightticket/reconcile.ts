@@ -8,35 +8,56 @@
  * Guarantees, and the line that keeps each:
  *  - the finalizer is on the ticket before any booking exists (step 2);
  *  - a create is preceded by persisting its idempotency key with an
- *    optimistic-concurrency status write, so a stale cache cannot create, and
+ *    optimistic-concurrency write, so a stale cache cannot create, and
  *    a create whose answer was lost is replayed, not repeated (step 4);
  *  - a route change books the new route before cancelling the old (step 6);
- *  - the finalizer goes only after every booking is cancelled (step 1, finalize);
- *  - a reconcile with nothing to do makes one booking read and no write (step 7).
+ *  - the finalizer goes only after the create that may still be in flight is
+ *    settled and every booking is cancelled (step 1, finalize);
+ *  - a reconcile with nothing to do makes one booking read and no write (step 7);
+ *  - every booking and Kubernetes call carries the reconcile's signal, so a
+ *    replica that loses its lease stops mid-reconcile (deps.signal).
  */
 import { randomUUID } from 'node:crypto';
+import { cityKey, sameRoute } from '../../booking-api/types';
 import type { Booking } from '../booking/client';
 import { PermanentBookingError, TransientBookingError } from '../booking/errors';
 import type { Result } from '../runtime/controller';
 import { semanticEqual, setCondition, type Condition } from '../runtime/conditions';
 import { DELETION_POLICY_ANNOTATION, FINALIZER, routeOf, type FlightTicket, type FlightTicketStatus } from './ticket';
 
+/** Per-call options: the reconcile's signal goes to every call. */
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
+export interface CreateRequest {
+  from: string;
+  to: string;
+  seats: number;
+  owner: string;
+  ownerRef: string;
+  /** This cluster's identity, so the orphan sweep only ever looks at this cluster's bookings. */
+  cluster?: string;
+}
+
 /** What the reconcile needs of the booking API (controller/booking/client.ts implements it). */
 export interface Bookings {
-  listBookings(filter: { owner: string; state: 'active' }): Promise<Booking[]>;
-  createBooking(key: string, req: { from: string; to: string; seats: number; owner: string; ownerRef: string }): Promise<{ booking: Booking }>;
-  updateSeats(id: string, seats: number): Promise<Booking>;
-  cancelBooking(id: string): Promise<Booking>;
+  listBookings(filter: { owner: string; state: 'active' }, opts?: CallOptions): Promise<Booking[]>;
+  createBooking(key: string, req: CreateRequest, opts?: CallOptions): Promise<{ booking: Booking }>;
+  updateSeats(id: string, seats: number, opts?: CallOptions): Promise<Booking>;
+  cancelBooking(id: string, opts?: CallOptions): Promise<Booking>;
+  /** Marks a booking as deliberately left behind (deletion policy Orphan), so the orphan sweep keeps it. */
+  markOrphaned(id: string, opts?: CallOptions): Promise<Booking>;
 }
 
 /** What the reconcile needs of the Kubernetes API, all optimistic-concurrency writes (409 on a stale object). */
 export interface Tickets {
   /** The ticket as the cache has it, or undefined once it is gone. */
   get(key: string): FlightTicket | undefined;
-  addFinalizer(ticket: FlightTicket, finalizer: string): Promise<FlightTicket>;
-  removeFinalizer(ticket: FlightTicket, finalizer: string): Promise<void>;
-  /** Replaces .status (PUT /status with the ticket's resourceVersion). */
-  updateStatus(ticket: FlightTicket, status: FlightTicketStatus): Promise<FlightTicket>;
+  addFinalizer(ticket: FlightTicket, finalizer: string, opts?: CallOptions): Promise<FlightTicket>;
+  removeFinalizer(ticket: FlightTicket, finalizer: string, opts?: CallOptions): Promise<void>;
+  /** Replaces .status (merge patch of /status with the ticket's resourceVersion). */
+  updateStatus(ticket: FlightTicket, status: FlightTicketStatus, opts?: CallOptions): Promise<FlightTicket>;
 }
 
 export interface Events {
@@ -50,6 +71,10 @@ export interface ReconcileDeps {
   events: Events;
   /** How often a Ready ticket's booking is re-read to catch changes made outside (drift). */
   driftInterval: number;
+  /** The reconcile context's signal (aborted when leadership is lost): passed to every call. */
+  signal?: AbortSignal;
+  /** This cluster's identity, recorded on every booking created (see CreateRequest.cluster). */
+  cluster?: string;
   now?: () => Date;
   newKey?: () => string;
 }
@@ -64,6 +89,7 @@ const PERMANENT_REASONS: Record<string, string> = {
 };
 
 export async function reconcileTicket(key: string, deps: ReconcileDeps): Promise<Result> {
+  deps.signal?.throwIfAborted();
   const found = deps.tickets.get(key);
   if (!found) return {}; // deleted, finalizer already gone: nothing left to do
   // Every write returns the newer object; failures are recorded on the newest one.
@@ -71,41 +97,77 @@ export async function reconcileTicket(key: string, deps: ReconcileDeps): Promise
   try {
     return found.metadata.deletionTimestamp ? await finalize(latest, deps) : await sync(latest, deps);
   } catch (err) {
+    if (deps.signal?.aborted) throw err; // stopped (lease lost): write nothing more
     if (err instanceof PermanentBookingError) return recordPermanentFailure(latest.ticket, err, deps);
     if (err instanceof TransientBookingError) throw await recordTransientFailure(latest.ticket, err, deps);
     throw err; // e.g. a 409 from a stale cache: the queue retries with backoff
   }
 }
 
-/** 1. Deletion: cancel every booking of this ticket (unless Orphan), then let the ticket go. */
-async function finalize(latest: { ticket: FlightTicket }, { tickets, bookings, events }: ReconcileDeps): Promise<Result> {
+/**
+ * 1. Deletion: settle the create that may still be in flight, cancel every
+ * booking of this ticket (or, with the Orphan policy, mark them orphaned so
+ * the orphan sweep leaves them alone), then let the ticket go.
+ */
+async function finalize(latest: { ticket: FlightTicket }, deps: ReconcileDeps): Promise<Result> {
+  const { tickets, bookings, events, signal } = deps;
   const ticket = latest.ticket;
   if (!ticket.metadata.finalizers?.includes(FINALIZER)) return {};
+  // A create that timed out on our side may still commit on a slow booking
+  // service, after the list below came back empty. Replaying its key settles
+  // it: the booking it made (now part of the list), request_in_flight (a
+  // transient error: we keep the finalizer and come back), or a refusal,
+  // meaning nothing was booked under it.
+  const pending = ticket.status?.pendingBookingKey;
+  if (pending) {
+    try {
+      await bookings.createBooking(pending, createRequest(ticket, deps), { signal });
+    } catch (err) {
+      if (!(err instanceof PermanentBookingError)) throw err;
+      // sold_out / unknown_route: nothing booked; idempotency_key_reused: booked
+      // with the older spec, and that booking is found by owner below.
+    }
+  }
+  const active = await bookings.listBookings({ owner: ticket.metadata.uid, state: 'active' }, { signal });
   if (ticket.metadata.annotations?.[DELETION_POLICY_ANNOTATION] === 'Orphan') {
-    events.normal(ticket, 'Orphaned', `booking ${ticket.status?.bookingRef ?? '(none)'} left in place: deletion policy is Orphan`);
+    for (const b of active) await bookings.markOrphaned(b.id, { signal });
+    events.normal(ticket, 'Orphaned', `${active.length ? `booking ${active.map((b) => b.id).join(', ')}` : 'no booking'} left in place: deletion policy is Orphan`);
   } else {
-    for (const b of await bookings.listBookings({ owner: ticket.metadata.uid, state: 'active' })) {
-      await bookings.cancelBooking(b.id);
+    for (const b of active) {
+      await bookings.cancelBooking(b.id, { signal });
       events.normal(ticket, 'Cancelled', `cancelled booking ${b.id} (${routeOf(b)}, ${b.seats} seats)`);
     }
   }
-  await tickets.removeFinalizer(ticket, FINALIZER);
+  await tickets.removeFinalizer(ticket, FINALIZER, { signal });
   return {};
 }
 
+function createRequest(ticket: FlightTicket, deps: ReconcileDeps): CreateRequest {
+  const { from, to, number } = ticket.spec;
+  return {
+    from,
+    to,
+    seats: number,
+    owner: ticket.metadata.uid,
+    ownerRef: `${ticket.metadata.namespace}/${ticket.metadata.name}`,
+    ...(deps.cluster ? { cluster: deps.cluster } : {}),
+  };
+}
+
 async function sync(latest: { ticket: FlightTicket }, deps: ReconcileDeps): Promise<Result> {
-  const { tickets, bookings, events } = deps;
+  const { tickets, bookings, events, signal } = deps;
   const now = deps.now ?? (() => new Date());
   const uid = latest.ticket.metadata.uid;
   const desired = latest.ticket.spec;
 
   // 2. The finalizer goes on before anything can be booked.
-  if (!latest.ticket.metadata.finalizers?.includes(FINALIZER)) latest.ticket = await tickets.addFinalizer(latest.ticket, FINALIZER);
+  if (!latest.ticket.metadata.finalizers?.includes(FINALIZER)) latest.ticket = await tickets.addFinalizer(latest.ticket, FINALIZER, { signal });
   const before = latest.ticket.status ?? {};
 
   // 3. Observe: the ticket's active bookings, found by owner so none is ever lost track of.
-  const active = await bookings.listBookings({ owner: uid, state: 'active' });
-  const onRoute = active.filter((b) => b.from === desired.from && b.to === desired.to);
+  const active = await bookings.listBookings({ owner: uid, state: 'active' }, { signal });
+  // Cities compare ASCII case-insensitively, as the CRD's CEL rule and the contract do.
+  const onRoute = active.filter((b) => sameRoute(b, desired));
   let keep: Booking | undefined = onRoute.find((b) => b.id === before.bookingRef) ?? onRoute[0];
 
   // 4. Create, when nothing is booked on the wanted route. The key is persisted
@@ -115,21 +177,20 @@ async function sync(latest: { ticket: FlightTicket }, deps: ReconcileDeps): Prom
     let idempotencyKey = before.pendingBookingKey;
     if (!idempotencyKey) {
       idempotencyKey = `${uid}.${(deps.newKey ?? randomUUID)()}`;
-      latest.ticket = await tickets.updateStatus(latest.ticket, { ...before, pendingBookingKey: idempotencyKey });
+      latest.ticket = await tickets.updateStatus(latest.ticket, { ...before, pendingBookingKey: idempotencyKey }, { signal });
     }
-    const ownerRef = `${latest.ticket.metadata.namespace}/${latest.ticket.metadata.name}`;
     try {
-      keep = (await bookings.createBooking(idempotencyKey, { from: desired.from, to: desired.to, seats: desired.number, owner: uid, ownerRef })).booking;
+      keep = (await bookings.createBooking(idempotencyKey, createRequest(latest.ticket, deps), { signal })).booking;
     } catch (err) {
       if (!(err instanceof PermanentBookingError && err.code === 'idempotency_key_reused')) throw err;
       keep = undefined; // the spec changed after the key was recorded: start afresh below
     }
     if (!keep || keep.state !== 'active') {
       // A fresh key next time; whatever the old key booked shows up in the next Observe.
-      await tickets.updateStatus(latest.ticket, { ...latest.ticket.status, pendingBookingKey: undefined });
+      await tickets.updateStatus(latest.ticket, { ...latest.ticket.status, pendingBookingKey: undefined }, { signal });
       return { requeue: true };
     }
-    const lost = before.bookingRef && before.route === routeOf(desired) ? before.bookingRef : undefined;
+    const lost = before.bookingRef && before.route !== undefined && cityKey(before.route) === cityKey(routeOf(desired)) ? before.bookingRef : undefined;
     if (lost) events.warning(latest.ticket, 'BookingRepaired', `booking ${lost} was cancelled outside the operator; booked ${keep.id} instead`);
     else events.normal(latest.ticket, 'Booked', `booked ${keep.id}: ${routeOf(keep)}, ${keep.seats} seats`);
   }
@@ -137,7 +198,7 @@ async function sync(latest: { ticket: FlightTicket }, deps: ReconcileDeps): Prom
   // 5. Update the seats when the spec, or someone outside, changed them.
   if (keep.seats !== desired.number) {
     const was = keep.seats;
-    keep = await bookings.updateSeats(keep.id, desired.number);
+    keep = await bookings.updateSeats(keep.id, desired.number, { signal });
     if (before.bookingRef === keep.id && before.seats === desired.number) {
       events.warning(latest.ticket, 'BookingRepaired', `booking ${keep.id} had ${was} seats, changed outside the operator; set back to ${keep.seats}`);
     } else {
@@ -148,7 +209,7 @@ async function sync(latest: { ticket: FlightTicket }, deps: ReconcileDeps): Prom
   // 6. Cancel every other booking of this ticket: after a route change, the old
   //    route goes only now that the new one is held.
   for (const stale of active.filter((b) => b.id !== keep!.id)) {
-    await bookings.cancelBooking(stale.id);
+    await bookings.cancelBooking(stale.id, { signal });
     events.normal(latest.ticket, 'RouteChanged', `cancelled booking ${stale.id} (${routeOf(stale)}); now holding ${keep.id} (${routeOf(keep)})`);
   }
 
@@ -158,7 +219,7 @@ async function sync(latest: { ticket: FlightTicket }, deps: ReconcileDeps): Prom
   const ready = setCondition(latest.ticket.status?.conditions, { type: 'Ready', status: 'True', reason: 'Booked', message, observedGeneration: generation }, now());
   const conditions = setCondition(ready.conditions, syncedOk(generation), now()).conditions;
   const status: FlightTicketStatus = { observedGeneration: generation, bookingRef: keep.id, seats: keep.seats, route: routeOf(keep), conditions };
-  if (!semanticEqual(latest.ticket.status, status)) latest.ticket = await tickets.updateStatus(latest.ticket, status);
+  if (!semanticEqual(latest.ticket.status, status)) latest.ticket = await tickets.updateStatus(latest.ticket, status, { signal });
   return { requeueAfter: deps.driftInterval };
 }
 
@@ -168,6 +229,9 @@ const syncedOk = (generation: number) => ({ type: 'Synced', status: 'True' as co
  * A permanent failure (sold out, unknown route, ...) shows on the ticket and
  * is not retried: retrying would get the same answer. A new spec, or the
  * periodic drift check, tries again. Any booking already held stays.
+ * The pending key stays too: a refused create records nothing under it, so
+ * the drift check replays the same key and, when the answer is the same,
+ * finds nothing new to write.
  */
 async function recordPermanentFailure(ticket: FlightTicket, err: PermanentBookingError, deps: ReconcileDeps): Promise<Result> {
   const now = (deps.now ?? (() => new Date()))();
@@ -177,10 +241,10 @@ async function recordPermanentFailure(ticket: FlightTicket, err: PermanentBookin
   const message = `${routeOf(ticket.spec)} (${ticket.spec.number} seats): ${err.message}${held ? `; still holding booking ${held} (${ticket.status?.route}, ${ticket.status?.seats} seats)` : ''}`;
   let conditions: Condition[] = setCondition(ticket.status?.conditions, { type: 'Ready', status: 'False', reason, message, observedGeneration: generation }, now).conditions;
   conditions = setCondition(conditions, { type: 'Synced', status: 'False', reason: 'ReconcileError', message, observedGeneration: generation }, now).conditions;
-  const status: FlightTicketStatus = { ...ticket.status, observedGeneration: generation, pendingBookingKey: undefined, conditions };
+  const status: FlightTicketStatus = { ...ticket.status, observedGeneration: generation, conditions };
   if (!semanticEqual(ticket.status, status)) {
     deps.events.warning(ticket, reason, message);
-    await deps.tickets.updateStatus(ticket, status);
+    await deps.tickets.updateStatus(ticket, status, { signal: deps.signal });
   }
   return { requeueAfter: deps.driftInterval };
 }
@@ -198,7 +262,7 @@ async function recordTransientFailure(ticket: FlightTicket, err: TransientBookin
   if (conditions.changed) {
     deps.events.warning(ticket, 'BookingServiceUnavailable', message);
     try {
-      await deps.tickets.updateStatus(ticket, { ...ticket.status, conditions: conditions.conditions });
+      await deps.tickets.updateStatus(ticket, { ...ticket.status, conditions: conditions.conditions }, { signal: deps.signal });
     } catch {
       // The retry will record it; the booking error is what matters here.
     }

@@ -55,11 +55,12 @@ describe('Controller', () => {
     expect(text).toMatch(/workqueue_retries_total\{name="c2"\} 3/);
   });
 
-  it('honours retryAfterMs on an error instead of the backoff', async () => {
+  it('honours retryAfterMs on an error when it is longer than the backoff', async () => {
     const times: number[] = [];
     const c = new Controller({
       name: 'c3',
       rateLimiter: new ItemExponentialFailureRateLimiter(1, 1),
+      retryAfterMinMs: 10,
       reconcile: async () => {
         times.push(performance.now());
         if (times.length === 1) throw new RetryAfterError('429', 150);
@@ -72,6 +73,54 @@ describe('Controller', () => {
     await c.stop();
     expect(times[1] - times[0]).toBeGreaterThanOrEqual(149);
     expect(times[2] - times[1]).toBeGreaterThanOrEqual(59);
+  });
+
+  describe('Retry-After is bounded and never resets the backoff (fake timers)', () => {
+    beforeEach(() => jest.useFakeTimers());
+    afterEach(() => jest.useRealTimers());
+
+    /** Runs a controller whose reconcile fails with `err()` for `simulatedMs` of fake time; returns when each call ran. */
+    async function run(err: () => Error | undefined, simulatedMs: number): Promise<number[]> {
+      const t0 = performance.now();
+      const times: number[] = [];
+      const c = new Controller({
+        name: 'bounded',
+        reconcile: async () => {
+          times.push(performance.now() - t0);
+          const e = err();
+          if (e) throw e;
+        },
+      });
+      c.start();
+      c.enqueue('k');
+      for (let t = 0; t < simulatedMs; t += 1000) await jest.advanceTimersByTimeAsync(1000);
+      c.queue.shutdown();
+      return times;
+    }
+
+    it('a service that always answers Retry-After: 1 gets ever fewer calls: the per-key backoff keeps growing', async () => {
+      const times = await run(() => new RetryAfterError('429 rate_limited', 1000), 600_000);
+      // 8 tries a second apart while the backoff (5 ms doubling) is below 1 s, then 1.3 s, 2.6 s, ... 164 s.
+      expect(times.length).toBeLessThan(25);
+      const gaps = times.slice(1).map((t, i) => t - times[i]);
+      for (const g of gaps) expect(g).toBeGreaterThanOrEqual(1000);
+      for (let i = 1; i < gaps.length; i++) expect(gaps[i]).toBeGreaterThanOrEqual(gaps[i - 1]);
+      expect(gaps.at(-1)).toBeGreaterThan(60_000);
+    });
+
+    it('Retry-After: 0 is floored, not an immediate requeue', async () => {
+      let n = 0;
+      // Succeeds after 1000 tries, so the unfloored version ends instead of spinning forever.
+      const times = await run(() => (++n <= 1000 ? new RetryAfterError('503 unavailable', 0) : undefined), 10_000);
+      expect(times.length).toBeLessThanOrEqual(11);
+      expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(1000);
+    });
+
+    it('a huge Retry-After is capped at 5 minutes', async () => {
+      const times = await run(() => new RetryAfterError('503 unavailable', 24 * 3600_000), 301_000);
+      expect(times.length).toBe(2);
+      expect(times[1]! - times[0]!).toBeLessThanOrEqual(300_000);
+    });
   });
 
   it('requeueAfter and requeue', async () => {

@@ -4,7 +4,10 @@
  * Result handling follows controller-runtime (internal/controller.go):
  * - throw          -> addRateLimited (per-key exponential backoff), result=error;
  *                     if the error has a numeric `retryAfterMs` (e.g. from a 429/503
- *                     Retry-After) -> addAfter(that), so we honour the server's hint.
+ *                     Retry-After), the wait is the longer of that hint (floored at
+ *                     retryAfterMinMs, capped at retryAfterMaxMs) and the backoff,
+ *                     which keeps growing: a server that always says "retry in 1 s"
+ *                     cannot hold a key in a one-call-a-second loop.
  * - {requeueAfter} -> forget + addAfter(ms), result=requeue_after (periodic drift checks).
  * - {requeue:true} -> addRateLimited, result=requeue.
  * - otherwise      -> forget, result=success.
@@ -24,7 +27,10 @@ export interface Result {
 }
 
 export interface ReconcileContext {
-  /** Aborted when stop() runs out of patience: stop outbound calls promptly. */
+  /**
+   * Aborted when stop() runs out of patience or abort() is called (e.g. the
+   * leader lease is lost): pass it to every outbound call.
+   */
   signal: AbortSignal;
   /** Logger with {controller, key}. */
   logger: Logger;
@@ -43,6 +49,10 @@ export interface ControllerOptions {
   /** Bring your own queue (e.g. shared); else one is made with `rateLimiter`. */
   queue?: WorkQueue;
   rateLimiter?: RateLimiter;
+  /** Shortest wait a Retry-After can ask for (0 would be a hot loop). Default 1000. */
+  retryAfterMinMs?: number;
+  /** Longest wait a Retry-After can impose. Default 300000 (5 min). */
+  retryAfterMaxMs?: number;
   registry?: Registry;
   logger?: Logger;
 }
@@ -125,6 +135,8 @@ export class Controller {
   private readonly logger: Logger;
   private readonly metrics: ReturnType<typeof controllerMetrics>;
   private readonly abort = new AbortController();
+  private readonly retryAfterMinMs: number;
+  private readonly retryAfterMaxMs: number;
   private workers: Promise<void>[] = [];
   private started = false;
 
@@ -135,6 +147,8 @@ export class Controller {
     this.logger = (opts.logger ?? noopLogger).child({ controller: opts.name });
     this.queue = opts.queue ?? new WorkQueue({ name: opts.name, rateLimiter: opts.rateLimiter, registry: opts.registry });
     this.metrics = controllerMetrics(opts.registry, opts.name, this.concurrency);
+    this.retryAfterMinMs = opts.retryAfterMinMs ?? 1000;
+    this.retryAfterMaxMs = Math.max(this.retryAfterMinMs, opts.retryAfterMaxMs ?? 300_000);
   }
 
   /** Convenience for event handlers: enqueue a key (dedup'd by the queue). */
@@ -171,6 +185,22 @@ export class Controller {
     this.logger.info('stopped');
   }
 
+  /**
+   * Stop at once, without draining: no new reconcile starts and the signal of
+   * every reconcile in progress aborts now (controller-runtime cancels its
+   * context the same way when the leader lease is lost). Returns when the
+   * workers have returned or after `timeoutMs` (default 5000), whichever is
+   * first: a reconcile that ignores its signal cannot hold up the caller.
+   */
+  async abortNow(reason: Error, opts: { timeoutMs?: number } = {}): Promise<void> {
+    this.queue.shutdown();
+    this.abort.abort(reason);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(this.workers), new Promise<void>((r) => (timer = setTimeout(r, opts.timeoutMs ?? 5000)))]);
+    clearTimeout(timer);
+    this.logger.info('aborted', { reason: reason.message });
+  }
+
   private async worker(): Promise<void> {
     for (;;) {
       const key = await this.queue.get();
@@ -202,9 +232,12 @@ export class Controller {
       label = 'error';
       this.metrics.error();
       const after = retryAfterOf(err);
-      if (after !== undefined) {
-        logger.info('reconcile asked to retry later', { err, retryAfterMs: after });
-        this.queue.addAfter(key, after);
+      if (this.abort.signal.aborted) {
+        logger.info('reconcile aborted', { err });
+      } else if (after !== undefined) {
+        const atLeast = Math.min(Math.max(after, this.retryAfterMinMs), this.retryAfterMaxMs);
+        logger.info('reconcile asked to retry later', { err, retryAfterMs: after, waitAtLeastMs: atLeast });
+        this.queue.addRateLimited(key, atLeast);
       } else {
         logger.error('reconcile failed', { err, retries: retries + 1 });
         this.queue.addRateLimited(key);

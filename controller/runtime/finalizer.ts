@@ -57,11 +57,17 @@ export function removeFinalizerPatch(obj: KubernetesObject, finalizer: string): 
  * it was already present (no request made). Throws a 409 KubeApiError if
  * `obj` is stale: requeue and try again with fresh data.
  */
-export async function ensureFinalizer<T extends KubernetesObject>(client: KubeClient, rt: ResourceType, obj: T, finalizer: string): Promise<T | undefined> {
+export async function ensureFinalizer<T extends KubernetesObject>(
+  client: KubeClient,
+  rt: ResourceType,
+  obj: T,
+  finalizer: string,
+  opts: { signal?: AbortSignal } = {},
+): Promise<T | undefined> {
   const ops = addFinalizerPatch(obj, finalizer);
   if (!ops) return undefined;
   const m = meta(obj);
-  return client.patch<T>(rt, m.namespace, m.name, ops, PatchType.JsonPatch);
+  return client.patch<T>(rt, m.namespace, m.name, ops, PatchType.JsonPatch, { signal: opts.signal });
 }
 
 /**
@@ -69,12 +75,18 @@ export async function ensureFinalizer<T extends KubernetesObject>(client: KubeCl
  * already gone server-side if it was the last finalizer of a deleted object),
  * or undefined when absent. A 404 (object already gone) counts as done.
  */
-export async function removeFinalizer<T extends KubernetesObject>(client: KubeClient, rt: ResourceType, obj: T, finalizer: string): Promise<T | undefined> {
+export async function removeFinalizer<T extends KubernetesObject>(
+  client: KubeClient,
+  rt: ResourceType,
+  obj: T,
+  finalizer: string,
+  opts: { signal?: AbortSignal } = {},
+): Promise<T | undefined> {
   const ops = removeFinalizerPatch(obj, finalizer);
   if (!ops) return undefined;
   const m = meta(obj);
   try {
-    return await client.patch<T>(rt, m.namespace, m.name, ops, PatchType.JsonPatch);
+    return await client.patch<T>(rt, m.namespace, m.name, ops, PatchType.JsonPatch, { signal: opts.signal });
   } catch (err) {
     if ((err as { code?: number }).code === 404) return undefined;
     throw err;
@@ -92,9 +104,9 @@ export async function patchStatus<T extends KubernetesObject>(
   rt: ResourceType,
   ref: { namespace?: string; name: string },
   status: Record<string, unknown>,
-  opts: { resourceVersion?: string; fieldManager?: string } = {},
+  opts: { resourceVersion?: string; fieldManager?: string; signal?: AbortSignal } = {},
 ): Promise<T> {
   const body: Record<string, unknown> = { status };
   if (opts.resourceVersion) body.metadata = { resourceVersion: opts.resourceVersion };
-  return client.patch<T>(rt, ref.namespace, ref.name, body, PatchType.MergePatch, { subresource: 'status', fieldManager: opts.fieldManager });
+  return client.patch<T>(rt, ref.namespace, ref.name, body, PatchType.MergePatch, { subresource: 'status', fieldManager: opts.fieldManager, signal: opts.signal });
 }

@@ -155,6 +155,51 @@ describe('LeaderElector', () => {
     expect(fake.getObject(leases, 'ns', 'lock')!.spec.holderIdentity).toBe('intruder'); // no release of someone else's lease
   });
 
+  it('judges expiry by a monotonic clock: a wall-clock jump does not hand an unexpired lease to a standby', async () => {
+    const fake = new FakeApiServer();
+    const a = elector(fake, 'a', { releaseOnStop: false });
+    const b = elector(fake, 'b');
+    void a.le.run();
+    await waitFor(() => a.state.leading);
+    void b.le.run();
+    await waitFor(() => b.state.leaders.includes('a'));
+    await a.le.stop(); // a stalls without releasing (a long GC pause, a partition): its 1 s lease still runs
+    const realNow = Date.now.bind(Date);
+    const jump = jest.spyOn(Date, 'now').mockImplementation(() => realNow() + 3600_000); // NTP steps the clock an hour ahead
+    try {
+      await new Promise((r) => setTimeout(r, 300)); // a few of b's retries, well inside a's lease
+      expect(b.state.started).toBe(0);
+      expect(fake.getObject(leases, 'ns', 'lock')!.spec.holderIdentity).toBe('a');
+    } finally {
+      jump.mockRestore();
+      await b.le.stop();
+    }
+  });
+
+  it('the leading signal aborts at the renew deadline, measured from the start of the last successful renewal, while a renewal hangs', async () => {
+    let clock = 0;
+    const fake = new FakeApiServer();
+    const starts: number[] = [];
+    const { le, state } = elector(fake, 'a', { now: () => clock });
+    void le.run();
+    await waitFor(() => state.leading);
+    // From now on every request takes 150 ms of our clock: the renewal that succeeds
+    // started 150 ms before its answer, and that start is what the deadline counts from.
+    fake.interceptor = (req) => {
+      starts.push(clock);
+      if (req.method === 'GET') clock += 150;
+      return undefined;
+    };
+    await waitFor(() => starts.length >= 2);
+    const renewStartedAt = starts.at(-2)!;
+    fake.interceptor = () => ({ status: 503, headers: {}, body: '{}' });
+    expect(le.isLeader()).toBe(true);
+    clock = renewStartedAt + 400; // the renew deadline, by our clock
+    expect(le.isLeader()).toBe(false); // at once, not at the next turn of the loop
+    await waitFor(() => state.signal!.aborted);
+    await waitFor(() => state.stopped === 1);
+  });
+
   it('rejects inconsistent timings', () => {
     const fake = new FakeApiServer();
     expect(() => elector(fake, 'a', { renewDeadlineMs: 700 })).toThrow(/renewDeadline/);

@@ -3,16 +3,22 @@
  * tools/leaderelection semantics, controller-runtime defaults).
  *
  * - Acquire: every retryPeriod (jittered x1.2) try to take the Lease if it is
- *   free, released (empty holder) or expired. "Expired" is judged by OUR clock
- *   from when we last saw the record change (observedTime), not by the
- *   renewTime written by another machine, so clock skew cannot hand the lease
- *   to two processes.
+ *   free, released (empty holder) or expired. "Expired" is judged by OUR
+ *   monotonic clock (performance.now) from when we last saw the record change
+ *   (observedTime), not by the renewTime written by another machine nor by
+ *   the wall clock, so neither clock skew nor a wall-clock jump can hand the
+ *   lease to two processes.
  * - Every write is a PUT carrying the resourceVersion we read: two candidates
  *   racing for an expired lease cannot both win (the loser gets 409).
- * - Renew: every retryPeriod; if no renew succeeded for renewDeadline (10 s,
- *   less than the 15 s lease) or another holder shows up, we stop leading at
- *   once: the onStartedLeading signal aborts and onStoppedLeading runs, BEFORE
- *   anyone else can legally acquire. The app should exit there.
+ * - Renew: every retryPeriod. The renew deadline runs from the START of the
+ *   last successful renewal (the earliest moment others may have seen it), and
+ *   a timer aborts the onStartedLeading signal exactly at that deadline, even
+ *   while a renewal is still hanging; isLeader() turns false at the same
+ *   moment. The deadline (10 s) is shorter than the lease (15 s) that others
+ *   wait out from when THEY saw our last renewal, so we stop before anyone
+ *   else can legally acquire. If another holder shows up we stop at once too.
+ *   onStoppedLeading runs afterwards. The app must abort its work on the
+ *   signal and exit in onStoppedLeading.
  * - stop(): if leading, release the lease (empty holder, 1 s duration) so a
  *   standby takes over on its next retry instead of waiting 15 s.
  */
@@ -35,6 +41,8 @@ export interface LeaderElectorOptions {
   renewDeadlineMs?: number;
   /** Wait between tries. Default 2000. */
   retryPeriodMs?: number;
+  /** Monotonic clock in ms. Default performance.now (a test seam). */
+  now?: () => number;
   /** Start the work; `signal` aborts when leadership ends. Errors are logged. */
   onStartedLeading: (signal: AbortSignal) => void | Promise<void>;
   /** Called once when leadership ends (lost or released) — exit the process here. */
@@ -64,6 +72,20 @@ interface Lease {
 
 const leases = { group: 'coordination.k8s.io', version: 'v1', plural: 'leases' };
 
+/** client-go's JitterFactor: waits between tries are retryPeriod x [1, 2.2). */
+export const LEASE_JITTER = 1.2;
+
+/**
+ * The one rule for lease timings, the one the elector enforces (client-go's):
+ * the renew deadline is shorter than the lease, and longer than a retry
+ * period times the jitter factor. Returns which part is broken, or undefined.
+ */
+export function leaseTimingProblem(t: { leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number }): 'renew-deadline' | 'retry-period' | undefined {
+  if (!(t.renewDeadlineMs < t.leaseDurationMs)) return 'renew-deadline';
+  if (!(t.retryPeriodMs * LEASE_JITTER < t.renewDeadlineMs)) return 'retry-period';
+  return undefined;
+}
+
 /**
  * metav1.MicroTime: exactly six fractional digits. The apiserver parses it
  * with RFC3339Micro and rejects JavaScript's 3-digit toISOString() form.
@@ -79,6 +101,9 @@ export class LeaderElector {
   private readonly logger: Logger;
   private readonly stopCtl = new AbortController();
   private leading = false;
+  /** Monotonic time until which we may act as leader (start of the last successful renewal + renew deadline). */
+  private leadingUntil = 0;
+  private readonly now: () => number;
   private observed?: { spec: string; at: number; leaseSeconds: number; holder: string };
   private lastLeader = '';
   private running?: Promise<void>;
@@ -88,8 +113,10 @@ export class LeaderElector {
     this.leaseMs = opts.leaseDurationMs ?? 15_000;
     this.renewMs = opts.renewDeadlineMs ?? 10_000;
     this.retryMs = opts.retryPeriodMs ?? 2_000;
-    if (this.renewMs >= this.leaseMs) throw new Error('renewDeadlineMs must be less than leaseDurationMs');
-    if (this.retryMs * 1.2 >= this.renewMs) throw new Error('retryPeriodMs*1.2 must be less than renewDeadlineMs');
+    const problem = leaseTimingProblem({ leaseDurationMs: this.leaseMs, renewDeadlineMs: this.renewMs, retryPeriodMs: this.retryMs });
+    if (problem === 'renew-deadline') throw new Error('renewDeadlineMs must be less than leaseDurationMs');
+    if (problem === 'retry-period') throw new Error(`retryPeriodMs*${LEASE_JITTER} must be less than renewDeadlineMs`);
+    this.now = opts.now ?? (() => performance.now());
     this.logger = (opts.logger ?? noopLogger).child({ lease: `${opts.namespace}/${opts.name}`, identity: opts.identity });
     if (opts.registry) {
       const g = getOrCreateGauge(opts.registry, {
@@ -102,8 +129,9 @@ export class LeaderElector {
     }
   }
 
+  /** True while leading and before the renew deadline (checked against the monotonic clock now, not at the next loop turn). */
   isLeader(): boolean {
-    return this.leading;
+    return this.leading && this.now() < this.leadingUntil;
   }
 
   /** Starts campaigning; resolves when leadership ends or stop() is called. Call once. */
@@ -121,44 +149,62 @@ export class LeaderElector {
   private async loop(): Promise<void> {
     const stop = this.stopCtl.signal;
     this.logger.info('attempting to acquire leader lease');
+    let lastRenew = 0;
     while (!stop.aborted) {
-      if (await this.tryAcquireOrRenew(this.retryMs * 2)) break;
-      await sleep(jitter(this.retryMs, 1.2), stop);
+      const started = this.now();
+      if (await this.tryAcquireOrRenew(this.retryMs * 2)) {
+        lastRenew = started;
+        break;
+      }
+      await sleep(jitter(this.retryMs, LEASE_JITTER), stop);
     }
     if (stop.aborted) return;
 
+    const leadCtl = new AbortController();
+    let deadline: NodeJS.Timeout | undefined;
+    // Re-armed after every successful renewal: fires at the renew deadline even
+    // if the renewal in progress hangs, so work stops on time, not when the
+    // hanging request gives up.
+    const armDeadline = () => {
+      this.leadingUntil = lastRenew + this.renewMs;
+      clearTimeout(deadline);
+      deadline = setTimeout(() => leadCtl.abort(new Error(`failed to renew the lease within ${this.renewMs} ms`)), Math.max(0, this.leadingUntil - this.now()));
+    };
+    armDeadline();
     this.leading = true;
     this.gauge?.set(1);
     this.logger.info('became leader');
-    const leadCtl = new AbortController();
     try {
       Promise.resolve(this.opts.onStartedLeading(leadCtl.signal)).catch((err) => this.logger.error('onStartedLeading failed', { err }));
     } catch (err) {
       this.logger.error('onStartedLeading failed', { err });
     }
 
-    let lastRenew = Date.now();
     let lostReason = '';
     while (!stop.aborted) {
       await sleep(this.retryMs, stop);
       if (stop.aborted) break;
-      const left = this.renewMs - (Date.now() - lastRenew);
-      const ok = await this.tryAcquireOrRenew(Math.max(left, 1));
-      if (ok) {
-        lastRenew = Date.now();
+      const started = this.now();
+      const left = this.leadingUntil - started;
+      const ok = left > 0 && (await this.tryAcquireOrRenew(Math.ceil(left)));
+      if (ok && !leadCtl.signal.aborted) {
+        lastRenew = started;
+        armDeadline();
         continue;
       }
       if (this.observed && this.observed.holder !== this.opts.identity && this.observed.holder !== '') {
         lostReason = `lease taken by ${this.observed.holder}`;
         break;
       }
-      if (Date.now() - lastRenew >= this.renewMs) {
+      if (leadCtl.signal.aborted || this.now() >= this.leadingUntil) {
         lostReason = `failed to renew for ${this.renewMs} ms`;
         break;
       }
     }
 
+    clearTimeout(deadline);
     this.leading = false;
+    this.leadingUntil = 0;
     this.gauge?.set(0);
     leadCtl.abort(new Error(lostReason || 'leader election stopped'));
     if (lostReason) {
@@ -200,7 +246,7 @@ export class LeaderElector {
       this.observe(spec);
       const holder = spec.holderIdentity ?? '';
       const o = this.observed!;
-      if (holder && holder !== identity && o.at + o.leaseSeconds * 1000 > Date.now()) {
+      if (holder && holder !== identity && o.at + o.leaseSeconds * 1000 > this.now()) {
         return false; // someone else holds a valid lease
       }
       const next: LeaseSpec = {
@@ -229,7 +275,7 @@ export class LeaderElector {
   private observe(spec: LeaseSpec): void {
     const key = JSON.stringify([spec.holderIdentity ?? '', spec.renewTime, spec.leaseDurationSeconds, spec.leaseTransitions]);
     if (this.observed?.spec !== key) {
-      this.observed = { spec: key, at: Date.now(), leaseSeconds: spec.leaseDurationSeconds ?? Math.ceil(this.leaseMs / 1000), holder: spec.holderIdentity ?? '' };
+      this.observed = { spec: key, at: this.now(), leaseSeconds: spec.leaseDurationSeconds ?? Math.ceil(this.leaseMs / 1000), holder: spec.holderIdentity ?? '' };
     }
     const holder = spec.holderIdentity ?? '';
     if (holder && holder !== this.lastLeader) {

@@ -246,11 +246,15 @@ export class WorkQueue {
     this.waiting.set(key, { readyAt, timer });
   }
 
-  /** Enqueue after the rate limiter's delay for `key` (one more failure recorded). */
-  addRateLimited(key: string): void {
+  /**
+   * Enqueue after the rate limiter's delay for `key` (one more failure
+   * recorded), or after `atLeastMs` when that is longer: a server's
+   * Retry-After can lengthen the wait but never shortens or resets the backoff.
+   */
+  addRateLimited(key: string, atLeastMs = 0): void {
     if (this.shutDown) return;
     this.metrics.retry();
-    this.addAfter(key, this.limiter.when(key));
+    this.addAfter(key, Math.max(atLeastMs, this.limiter.when(key)));
   }
 
   /** Stop tracking failures of `key` (it succeeded); its next backoff starts small. */
