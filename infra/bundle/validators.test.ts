@@ -3,10 +3,14 @@
  * the validators `operator-sdk bundle validate --select-optional
  * suite=operatorframework` runs, and opm (built from upstream, see tools/).
  */
-import { join } from 'node:path';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { defaultSettings } from '../defaults';
+import { LATEST_RELEASE, RELEASES } from '../releases';
 import { formatFindings, opmRender, opmValidate, validateBundle, type FbcBlob } from '../validate/operator-framework';
-import { readFileSync } from 'node:fs';
+import { generateBundleManifests } from './generate';
 
 const bundleDir = join(__dirname, '..', '..', 'olm-bundle');
 jest.setTimeout(30 * 60_000); // a cold machine builds the tools first
@@ -28,9 +32,25 @@ describe('olm-bundle/ under the operator-framework tools', () => {
     // GIVEN the committed bundle WHEN validated for Kubernetes 1.36
     const report = await validateBundle(bundleDir, { k8sVersion: '1.36' });
     // THEN
-    expect(report.bundleName).toBe('flight-operator.v0.1.0');
+    expect(report.bundleName).toBe(`flight-operator.v${LATEST_RELEASE.version}`);
     expect(report.validators).toEqual(expect.arrayContaining(['bundle', 'csv', 'crd', 'operatorhubv2', 'good-practices', 'alpha-deprecated-apis']));
     expect(formatFindings(report)).toBe('');
+  });
+
+  test.each(RELEASES.slice(0, -1).map((r) => r.version))('the bundle of the earlier release %s (in the catalog too) passes them with zero findings', async (version) => {
+    // GIVEN the bundle the constructs generate for that version
+    const dir = mkdtempSync(join(tmpdir(), `bundle-${version}-`));
+    try {
+      for (const [path, content] of generateBundleManifests(defaultSettings({ version }))) {
+        mkdirSync(dirname(join(dir, path)), { recursive: true });
+        writeFileSync(join(dir, path), content);
+      }
+      const report = await validateBundle(dir, { k8sVersion: '1.36' });
+      expect(report.bundleName).toBe(`flight-operator.v${version}`);
+      expect(formatFindings(report)).toBe('');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test.each(['catalog', 'catalog-image'])('the %s flavour passes opm validate', async (flavour) => {
@@ -43,7 +63,7 @@ describe('olm-bundle/ under the operator-framework tools', () => {
     const [rendered] = await opmRender(bundleDir);
     const ours = parseAllDocuments(readFileSync(join(bundleDir, 'catalog', 'flight-operator', 'catalog.yaml'), 'utf8'))
       .map((d) => d.toJS() as FbcBlob)
-      .find((b) => b.schema === 'olm.bundle')!;
+      .find((b) => b.schema === 'olm.bundle' && b.name === rendered.name)!;
     // THEN name, package, related images and every property agree
     expect({ name: ours.name, package: (ours as any).package, relatedImages: (ours as any).relatedImages }).toEqual({
       name: rendered.name,

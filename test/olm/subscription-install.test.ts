@@ -5,7 +5,7 @@
  *
  *   CatalogSource (grpc, spec.address = opm serve on the host) -> READY
  *   OperatorGroup (OwnNamespace) + Subscription (flight-operator, stable, Automatic)
- *   -> InstallPlan Complete -> CSV flight-operator.v0.1.0 Succeeded
+ *   -> InstallPlan Complete -> CSV flight-operator.v<latest release> Succeeded
  *
  * and then what OLM made of our bundle: the CRD, the Deployment (with
  * olm.targetNamespaces), the ServiceAccount and RBAC from the CSV, and the
@@ -17,6 +17,7 @@
 import { writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { LATEST_RELEASE } from '../../infra/releases';
 import { REPO_ROOT } from '../../infra/validate/operator-framework';
 import { k8s, kubectl, loadKubeConfig, statusCode } from '../../testenv/kube';
 import { useNamespace } from '../../testenv/namespace';
@@ -24,7 +25,8 @@ import { CATALOG_LABEL, catalogBundleObjects, startOlm, waitWithOlm, type OlmEnv
 
 const PACKAGE = 'flight-operator';
 const CHANNEL = 'stable';
-const CSV_NAME = 'flight-operator.v0.1.0';
+// The Subscription names no startingCSV, so OLM installs the head of the channel: the latest release.
+const CSV_NAME = `flight-operator.v${LATEST_RELEASE.version}`;
 const DEPLOYMENT = 'flight-operator-controller';
 const SERVICE_ACCOUNT = 'flight-operator-controller';
 const CRD = 'flighttickets.flights.com';
@@ -379,7 +381,7 @@ function writeResult(seconds: number): void {
   mkdirSync(path.dirname(out), { recursive: true });
   const result = {
     date: new Date().toISOString(),
-    what: 'Subscription created -> CSV flight-operator.v0.1.0 phase Succeeded (OwnNamespace OperatorGroup, Automatic approval, inline FBC served by opm serve on the host, kwok pods)',
+    what: `Subscription created -> CSV ${CSV_NAME} phase Succeeded (OwnNamespace OperatorGroup, Automatic approval, inline FBC served by opm serve on the host, kwok pods)`,
     seconds,
     milestonesSeconds: timeline,
     olmStartSeconds: olm.timings,
