@@ -26,6 +26,8 @@ describe('validateSettings', () => {
       { egress: { ...good.egress, bookingApi: { to: [{ ipBlock: { cidr: '10.0.0.0' } }], ports: [] } } },
       'invalid operator setting "egress.bookingApi.to[0].ipBlock": "10.0.0.0" is not a CIDR',
     ],
+    ['no install mode', { installModes: [] }, 'invalid operator setting "installModes": must list at least one install mode'],
+    ['an unknown install mode', { installModes: ['Everywhere' as any] }, 'invalid operator setting "installModes": unknown Everywhere'],
     ['egress to port 0', { egress: { ...good.egress, dns: { ...good.egress.dns, ports: [0] } } }, 'invalid operator setting "egress.dns.ports": 0 is not a port'],
     ['egress to DNS without ports', { egress: { ...good.egress, dns: { ...good.egress.dns, ports: [] } } }, 'invalid operator setting "egress.dns.ports": must list at least one port'],
   ])('rejects %s', (_what, change, message) => {

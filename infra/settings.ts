@@ -22,7 +22,12 @@ export interface OperatorSettings {
   readonly bookingCredentialsSecret: string;
   /** Where the controller's pods may connect to (their NetworkPolicy's egress rules). */
   readonly egress: EgressSettings;
+  /** OLM install modes the CSV supports (default all four); an OperatorGroup asking for another fails the CSV. */
+  readonly installModes?: readonly InstallMode[];
 }
+
+export const INSTALL_MODES = ['OwnNamespace', 'SingleNamespace', 'MultiNamespace', 'AllNamespaces'] as const;
+export type InstallMode = (typeof INSTALL_MODES)[number];
 
 /** A NetworkPolicy peer, in the Kubernetes shape (networking.k8s.io/v1 NetworkPolicyPeer). */
 export interface NetworkPeer {
@@ -97,6 +102,11 @@ export function validateSettings(s: OperatorSettings): OperatorSettings {
   }
   if (!DNS_LABEL.test(s.bookingCredentialsSecret)) {
     throw new SettingsError('bookingCredentialsSecret', `"${s.bookingCredentialsSecret}" is not a valid Secret name`);
+  }
+  if (s.installModes !== undefined) {
+    if (!s.installModes.length) throw new SettingsError('installModes', 'must list at least one install mode');
+    const bad = s.installModes.filter((m) => !(INSTALL_MODES as readonly string[]).includes(m));
+    if (bad.length) throw new SettingsError('installModes', `unknown ${bad.join(', ')} (known: ${INSTALL_MODES.join(', ')})`);
   }
   for (const target of ['dns', 'apiServer', 'bookingApi'] as const) validateEgress(`egress.${target}`, s.egress?.[target], target !== 'bookingApi');
   return s;

@@ -106,6 +106,16 @@ describe('ClusterServiceVersion', () => {
   });
 });
 
+test('GIVEN installModes [OwnNamespace] THEN the CSV supports only that mode (OLM fails it under any other OperatorGroup)', () => {
+  const csv = Testing.synth(new BundleChart(Testing.app(), 'bundle', { settings: defaultSettings({ installModes: ['OwnNamespace'] }) })).find((o) => o.kind === 'ClusterServiceVersion');
+  expect(csv.spec.installModes).toEqual([
+    { type: 'OwnNamespace', supported: true },
+    { type: 'SingleNamespace', supported: false },
+    { type: 'MultiNamespace', supported: false },
+    { type: 'AllNamespaces', supported: false },
+  ]);
+});
+
 describe('ClusterServiceVersion upgrade edges', () => {
   const csvOf = (version: string) =>
     Testing.synth(new BundleChart(Testing.app(), 'bundle', { settings: defaultSettings({ version }) })).find((o) => o.kind === 'ClusterServiceVersion');

@@ -1,7 +1,7 @@
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import * as kplus from 'cdk8s-plus-27';
-import { CRD_NAME, KIND, OperatorSettings } from '../settings';
+import { CRD_NAME, INSTALL_MODES, KIND, OperatorSettings } from '../settings';
 
 export interface ClusterServiceVersionProps {
   readonly settings: OperatorSettings;
@@ -88,12 +88,7 @@ export class ClusterServiceVersion extends Construct {
         ],
         keywords: ['flights', 'tickets', 'booking', 'travel'],
         icon: [{ base64data: Buffer.from(props.iconSvg).toString('base64'), mediatype: 'image/svg+xml' }],
-        installModes: [
-          { type: 'OwnNamespace', supported: true },
-          { type: 'SingleNamespace', supported: true },
-          { type: 'MultiNamespace', supported: true },
-          { type: 'AllNamespaces', supported: true },
-        ],
+        installModes: INSTALL_MODES.map((type) => ({ type, supported: (s.installModes ?? INSTALL_MODES).includes(type) })),
         install: {
           strategy: 'deployment',
           spec: {
