@@ -7,6 +7,8 @@
  *              open (a half-dead connection: NAT entry dropped, node gone);
  *              new connections work normally
  *   refuse(b)  accept-then-destroy new connections while b is true (apiserver down)
+ *   pause()    a network partition: no bytes flow on any connection, open or
+ *              new (new ones are accepted and then hang); nothing is closed
  */
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -17,19 +19,21 @@ export interface TcpProxy {
   kill(): void;
   freeze(): void;
   refuse(on: boolean): void;
+  pause(): void;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
   const pairs = new Set<{ a: net.Socket; b: net.Socket; frozen: boolean }>();
   let refusing = false;
+  let paused = false;
   const server = net.createServer((client) => {
     if (refusing) {
       client.destroy();
       return;
     }
     const upstream = net.connect(targetPort, targetHost);
-    const pair = { a: client, b: upstream, frozen: false };
+    const pair = { a: client, b: upstream, frozen: paused };
     pairs.add(pair);
     const forward = (from: net.Socket, to: net.Socket) =>
       from.on('data', (chunk) => {
@@ -64,6 +68,10 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     },
     refuse(on: boolean) {
       refusing = on;
+    },
+    pause() {
+      paused = true;
+      for (const p of pairs) p.frozen = true;
     },
     async close() {
       kill();
