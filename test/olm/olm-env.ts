@@ -39,6 +39,7 @@
  * it is ready, is an Error carrying its log tail: the tests fail, never skip.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -48,7 +49,7 @@ import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { toolPath, REPO_ROOT } from '../../infra/validate/operator-framework';
 import { issue } from '../../testenv/certs';
-import { kubeconfigPath, kubectl, waitFor } from '../../testenv/kube';
+import { k8s, kubeconfigPath, kubectl, loadKubeConfig, statusCode, waitFor } from '../../testenv/kube';
 import { freePort, signalGroup } from '../../testenv/cluster';
 
 /** OLM's own namespace: the catalog operator's --namespace, i.e. the global catalog namespace. */
@@ -91,6 +92,14 @@ export interface OlmEnv {
   readonly timings: Record<string, number>;
   /** Throws (with the log tail) when any component has exited. */
   assertRunning(): void;
+  /**
+   * A catalog update as a registry pod restart delivers it: stops opm, replaces
+   * the served snapshot with `catalogDir`, starts opm again on the same port;
+   * resolves once it serves again.
+   */
+  updateCatalog(catalogDir: string): Promise<void>;
+  /** Stops opm (the catalog stops answering) and does not start it again. */
+  stopCatalog(): Promise<void>;
   /** The last lines of every component's log, for failure messages. */
   logTails(lines?: number): string;
   stop(opts?: { keepLogs?: boolean }): Promise<void>;
@@ -192,6 +201,41 @@ interface Running {
   exited: Promise<void>;
 }
 
+/**
+ * A lock per cluster (keyed by kubeconfig path), held from startOlm() to
+ * stop(): test files in parallel jest workers, or the demo beside a test run,
+ * take turns instead of running two OLMs against one API server. A lock whose
+ * holder died is taken over.
+ */
+async function clusterLock(kubeconfig: string, log: (m: string) => void): Promise<() => void> {
+  const lock = path.join(os.tmpdir(), `flight-olm-${createHash('sha256').update(path.resolve(kubeconfig)).digest('hex').slice(0, 16)}.lock`);
+  let said = false;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      writeFileSync(path.join(lock, 'pid'), String(process.pid));
+      return () => rmSync(lock, { recursive: true, force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const holder = Number(readFileSync(path.join(lock, 'pid'), { encoding: 'utf8', flag: 'a+' }) || 0);
+      let alive = false;
+      try {
+        if (holder) process.kill(holder, 0);
+        alive = holder > 0;
+      } catch {
+        alive = false;
+      }
+      // Our own process: an earlier startOlm() here failed before stop() existed, or was never stopped.
+      if ((!alive && holder) || holder === process.pid) rmSync(lock, { recursive: true, force: true });
+      else {
+        if (!said) log(`waiting for the OLM of process ${holder || '(starting)'} on this cluster to stop (${lock})`);
+        said = true;
+        await sleep(1000);
+      }
+    }
+  }
+}
+
 export async function startOlm(opts: StartOlmOptions = {}): Promise<OlmEnv> {
   const t0 = Date.now();
   const log = opts.log ?? ((m: string) => process.stderr.write(`olm-env: ${m}\n`));
@@ -213,6 +257,8 @@ export async function startOlm(opts: StartOlmOptions = {}): Promise<OlmEnv> {
   mark('binaries');
 
   const kubeconfig = kubeconfigPath();
+  // One OLM per cluster at a time: two olm operators would fight over every CSV.
+  const releaseLock = await clusterLock(kubeconfig, log);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'flight-olm-'));
   mkdirSync(path.join(dir, 'opm-cache'));
   const servedCatalog = path.join(dir, 'catalog');
@@ -253,9 +299,11 @@ export async function startOlm(opts: StartOlmOptions = {}): Promise<OlmEnv> {
   (guard.stdin as unknown as { unref?: () => void }).unref?.();
   const running: Running[] = [];
   let stopping = false;
+  /** Components stopped on purpose while the rest runs on (opm, for a catalog update). */
+  const expectedExits = new Set<number>();
 
-  const launch = (name: OlmComponent['name'], bin: string, args: string[], env: NodeJS.ProcessEnv = {}): Running => {
-    const logFile = path.join(dir, `${name}.log`);
+  const launch = (name: OlmComponent['name'], bin: string, args: string[], env: NodeJS.ProcessEnv = {}, logName = `${name}.log`): Running => {
+    const logFile = path.join(dir, logName);
     const fd = openSync(logFile, 'a');
     let child: ChildProcess;
     try {
@@ -268,7 +316,7 @@ export async function startOlm(opts: StartOlmOptions = {}): Promise<OlmEnv> {
       child.once('exit', (code, signal) => {
         c.exit = signal ? `signal ${signal}` : `exit code ${code}`;
         guard.stdin?.write(`-${c.pid}\n`);
-        if (!stopping) log(`${name} (pid ${c.pid}) stopped on its own: ${c.exit}; log ${logFile}`);
+        if (!stopping && !expectedExits.has(c.pid)) log(`${name} (pid ${c.pid}) stopped on its own: ${c.exit}; log ${logFile}`);
         resolve();
       });
       child.once('error', (e) => {
@@ -304,6 +352,7 @@ export async function startOlm(opts: StartOlmOptions = {}): Promise<OlmEnv> {
     clearTimers();
     // Nothing is left to guard: closing the pipe lets the guard exit.
     guard.stdin?.destroy();
+    releaseLock();
     const keep = o.keepLogs || process.env.FLIGHT_KEEP_OLM === '1';
     if (keep) log(`logs kept in ${dir}`);
     else rmSync(dir, { recursive: true, force: true });
@@ -338,7 +387,7 @@ export async function startOlm(opts: StartOlmOptions = {}): Promise<OlmEnv> {
     // would refuse the empty directory.
     const catalogPort = await freePort();
     const pprofPort = await freePort();
-    const opm = launch('opm', opmBin, [
+    const opmArgs = [
       'serve',
       servedCatalog,
       '-p',
@@ -348,7 +397,39 @@ export async function startOlm(opts: StartOlmOptions = {}): Promise<OlmEnv> {
       path.join(dir, 'opm-termination.log'),
       `--cache-dir=${path.join(dir, 'opm-cache')}`,
       '--cache-enforce-integrity=false',
-    ]);
+    ];
+    const opm = launch('opm', opmBin, opmArgs);
+    const opmServing = (r: Running) =>
+      waitReady(r, '"serving registry" and its gRPC port accepting connections', async () => {
+        if (!(await logHas(r, /serving registry/)())) return false;
+        return new Promise<boolean>((resolve) => {
+          const s = net.connect(catalogPort, '127.0.0.1');
+          s.once('connect', () => (s.destroy(), resolve(true)));
+          s.once('error', () => resolve(false));
+        });
+      });
+    let currentOpm = opm;
+    const stopCatalog = async () => {
+      const old = currentOpm;
+      // Out of the list first: its exit is wanted, not a failure.
+      running.splice(running.indexOf(old), 1);
+      expectedExits.add(old.c.pid);
+      signalGroup(old.c.pid, 'SIGTERM');
+      if ((await Promise.race([old.exited.then(() => 'exited' as const), timer(10_000)])) !== 'exited') {
+        signalGroup(old.c.pid, 'SIGKILL');
+        await old.exited;
+      }
+    };
+    const updateCatalog = async (newCatalog: string) => {
+      await stopCatalog();
+      rmSync(servedCatalog, { recursive: true, force: true });
+      cpSync(path.resolve(newCatalog), servedCatalog, { recursive: true });
+      rmSync(path.join(dir, 'opm-cache'), { recursive: true, force: true });
+      mkdirSync(path.join(dir, 'opm-cache'));
+      // Its own log: "serving registry" in the old one must not count as ready.
+      currentOpm = launch('opm', opmBin, opmArgs, {}, `opm-${running.length}-${Date.now()}.log`);
+      await opmServing(currentOpm);
+    };
 
     // The health ports OLM hard-codes; whether they are ours decides if /healthz proves anything.
     const [own8080, own8443] = await Promise.all([portFree(8080), portFree(8443)]);
@@ -386,14 +467,7 @@ export async function startOlm(opts: StartOlmOptions = {}): Promise<OlmEnv> {
     ]);
 
     await Promise.all([
-      waitReady(opm, '"serving registry" and its gRPC port accepting connections', async () => {
-        if (!(await logHas(opm, /serving registry/)())) return false;
-        return new Promise<boolean>((resolve) => {
-          const s = net.connect(catalogPort, '127.0.0.1');
-          s.once('connect', () => (s.destroy(), resolve(true)));
-          s.once('error', () => resolve(false));
-        });
-      }).then(() => mark('opm')),
+      opmServing(opm).then(() => mark('opm')),
       // The CSV controller's workers are the last to start (controller-runtime log).
       waitReady(olm, 'its ClusterServiceVersion workers to start', async () => {
         if (!(await logHas(olm, /"Starting workers".*"controllerKind":"ClusterServiceVersion"|Starting workers.*ClusterServiceVersion/)())) return false;
@@ -426,6 +500,8 @@ export async function startOlm(opts: StartOlmOptions = {}): Promise<OlmEnv> {
       versions,
       timings,
       assertRunning,
+      updateCatalog,
+      stopCatalog,
       logTails,
       stop,
     };
@@ -493,4 +569,42 @@ export function catalogBundleObjects(catalogDir: string, pkg: string, bundleName
   return (bundle.properties as Array<{ type: string; value: { data: string } }>)
     .filter((p) => p.type === 'olm.bundle.object')
     .map((p) => JSON.parse(Buffer.from(p.value.data, 'base64').toString('utf8')));
+}
+
+const OLM_V1A1 = { group: 'operators.coreos.com', version: 'v1alpha1' } as const;
+
+/** An operators.coreos.com/v1alpha1 object (CSV, Subscription, InstallPlan, CatalogSource), or undefined when there is none. */
+export async function getOlmObject(plural: string, namespace: string, name: string): Promise<Record<string, any> | undefined> {
+  try {
+    return (await loadKubeConfig().makeApiClient(k8s.CustomObjectsApi).getNamespacedCustomObject({ ...OLM_V1A1, plural, namespace, name })) as Record<string, any>;
+  } catch (e) {
+    if (statusCode(e) === 404) return undefined;
+    throw e;
+  }
+}
+
+export async function listOlmObjects(plural: string, namespace: string): Promise<Array<Record<string, any>>> {
+  return ((await loadKubeConfig().makeApiClient(k8s.CustomObjectsApi).listNamespacedCustomObject({ ...OLM_V1A1, plural, namespace })) as { items: Array<Record<string, any>> }).items;
+}
+
+/**
+ * A grpc CatalogSource in OLM's global namespace pointing at `address`
+ * (default: this env's opm serve), labelled so a later startOlm() removes it
+ * if it is left behind. With waitReady, resolves once the catalog operator
+ * reports it READY.
+ */
+export async function createCatalogSource(olm: OlmEnv, name: string, opts: { address?: string; displayName?: string; waitReady?: boolean } = {}): Promise<void> {
+  await kubectl(['apply', '-f', '-'], {
+    input: JSON.stringify({
+      apiVersion: 'operators.coreos.com/v1alpha1',
+      kind: 'CatalogSource',
+      metadata: { name, namespace: olm.namespace, labels: { [CATALOG_LABEL]: 'true' } },
+      spec: { sourceType: 'grpc', address: opts.address ?? olm.catalogAddress, displayName: opts.displayName ?? 'Flight Operator (test)', publisher: 'flight-operator tests' },
+    }),
+  });
+  if (opts.waitReady ?? true) {
+    await waitWithOlm(olm, `CatalogSource ${olm.namespace}/${name} READY`, async () => (await getOlmObject('catalogsources', olm.namespace, name))?.status?.connectionState?.lastObservedState === 'READY', {
+      timeoutMs: 120_000,
+    });
+  }
 }

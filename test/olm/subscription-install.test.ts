@@ -19,9 +19,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { LATEST_RELEASE } from '../../infra/releases';
 import { REPO_ROOT } from '../../infra/validate/operator-framework';
-import { k8s, kubectl, loadKubeConfig, statusCode } from '../../testenv/kube';
+import { k8s, kubectl, loadKubeConfig } from '../../testenv/kube';
 import { useNamespace } from '../../testenv/namespace';
-import { CATALOG_LABEL, catalogBundleObjects, startOlm, waitWithOlm, type OlmEnv } from './olm-env';
+import { CATALOG_LABEL, catalogBundleObjects, getOlmObject, listOlmObjects, startOlm, waitWithOlm, type OlmEnv } from './olm-env';
 
 const PACKAGE = 'flight-operator';
 const CHANNEL = 'stable';
@@ -30,7 +30,6 @@ const CSV_NAME = `flight-operator.v${LATEST_RELEASE.version}`;
 const DEPLOYMENT = 'flight-operator-controller';
 const SERVICE_ACCOUNT = 'flight-operator-controller';
 const CRD = 'flighttickets.flights.com';
-const OLM_V1A1 = { group: 'operators.coreos.com', version: 'v1alpha1' } as const;
 const INSTALL_TIMEOUT_MS = 6 * 60_000; // OLM's own install check gives up after 5 min
 
 type Obj = Record<string, any>;
@@ -45,18 +44,8 @@ let catalogName: string;
 const timeline: Record<string, number> = {};
 
 
-async function getCustom(plural: string, namespace: string, name: string): Promise<Obj | undefined> {
-  try {
-    return (await custom.getNamespacedCustomObject({ ...OLM_V1A1, plural, namespace, name })) as Obj;
-  } catch (e) {
-    if (statusCode(e) === 404) return undefined;
-    throw e;
-  }
-}
-
-async function listCustom(plural: string, namespace: string): Promise<Obj[]> {
-  return ((await custom.listNamespacedCustomObject({ ...OLM_V1A1, plural, namespace })) as { items: Obj[] }).items;
-}
+const getCustom = getOlmObject;
+const listCustom = listOlmObjects;
 
 /** What a person debugging a stuck install looks at first. */
 async function diagnose(): Promise<string> {
