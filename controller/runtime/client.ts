@@ -50,10 +50,7 @@ export interface TransportResponse {
   body: string;
 }
 
-export type Transport = ((req: RequestOptions & { bodyText?: string }) => Promise<TransportResponse>) & {
-  /** Drop pooled connections (they may be half-dead): the next request dials afresh. */
-  reset?: () => void;
-};
+export type Transport = (req: RequestOptions & { bodyText?: string }) => Promise<TransportResponse>;
 
 /** The content types the apiserver accepts for PATCH. */
 export const PatchType = {
@@ -151,15 +148,6 @@ export class KubeClient {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster');
     return new KubeClient(kubeConfigTransport(kc), { host: new URL(cluster.server).host, ...opts }, kc);
-  }
-
-  /**
-   * Forget pooled connections. Called when a watch on this server went
-   * silent: the keep-alive sockets next to it may be just as dead (a dropped
-   * NAT entry, a vanished node), and a request sent on one would hang.
-   */
-  resetConnections(): void {
-    this.transport.reset?.();
   }
 
   /** Raw call. Resolves with the parsed JSON body; throws KubeApiError on non-2xx. */
@@ -275,12 +263,21 @@ export function kubeConfigTransport(kc: k8s.KubeConfig): Transport {
   const server = new k8s.ServerConfiguration(cluster.server, {});
   const http = new k8s.IsomorphicFetchHttpLibrary();
   let shared: { key: string; dispatcher: Dispatcher } | undefined;
-  const reset = () => {
-    const old = shared;
+  /**
+   * Stop handing out `failed`'s connections without aborting anything on it:
+   * requests in progress there finish (close() is graceful), new ones dial a
+   * fresh pool. Needed because undici does NOT drop the socket of a request
+   * that timed out: measured through a frozen TCP proxy, the next request
+   * reused the same dead socket and hung too. The backstop destroy() only
+   * runs long after every bounded request on it has ended.
+   */
+  const retire = (failed: Dispatcher) => {
+    if (shared?.dispatcher !== failed) return; // already retired
     shared = undefined;
-    void old?.dispatcher.destroy().catch(() => undefined);
+    void failed.close().catch(() => undefined);
+    setTimeout(() => void failed.destroy().catch(() => undefined), 120_000).unref();
   };
-  const transport: Transport = async (req) => {
+  return async (req) => {
     const ctx = server.makeRequestContext(req.path, req.method);
     for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) ctx.setQueryParam(k, String(v));
     ctx.setHeaderParam('Accept', 'application/json');
@@ -302,17 +299,19 @@ export function kubeConfigTransport(kc: k8s.KubeConfig): Transport {
         if (old) void old.dispatcher.close(); // lets requests in progress finish
       }
     }
+    const used = ctx.getDispatcher();
     try {
       const res = await http.send(ctx).toPromise();
       return { status: res.httpStatusCode, headers: res.headers, body: await res.body.text() };
     } catch (err) {
-      // A timeout or a broken socket: the pool may hold more like it.
-      if (!req.signal?.aborted || (req.signal.reason as Error | undefined)?.name === 'TimeoutError') reset();
+      // A timeout or a network error may mean a half-dead socket: retire its
+      // pool (gracefully, see retire). A caller's own abort (a reconcile
+      // stopped on lease loss) says nothing about the connection.
+      const callerAborted = req.signal?.aborted && (req.signal.reason as Error | undefined)?.name !== 'TimeoutError';
+      if (used && !callerAborted) retire(used);
       throw err;
     }
   };
-  transport.reset = reset;
-  return transport;
 }
 
 /** What decides the TLS connection: CA, client certificate and key, server name. */

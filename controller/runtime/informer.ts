@@ -74,11 +74,12 @@ export function kubeListerWatcher<T extends k8s.KubernetesObject>(
         (type, obj) => onEvent(type as WatchEventType, obj),
         (err) => onDone(err ?? undefined),
       );
-      return () => {
-        ctrl.abort();
-        // Aborted as stale or stopped: either way, do not send the relist down a pooled socket that may be as dead as this watch.
-        client.resetConnections();
-      };
+      // Ends this watch only. Watch streams run on their own connection (client-node
+      // gives each its own dispatcher), so aborting one drops exactly the connection
+      // that went stale and nothing of the shared pool: lease renewals and status
+      // writes in progress there must not die because a watch ended. A pooled socket
+      // that is dead too is dropped by the request that times out on it.
+      return () => ctrl.abort();
     },
   };
 }
