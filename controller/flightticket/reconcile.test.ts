@@ -142,7 +142,7 @@ function setup(spec = { from: 'Cairo', to: 'London', number: 2 }, annotations: R
     newKey: () => `k${++n}`,
   };
   const reconcile = () => reconcileTicket('default/my-flight-ticket', deps);
-  return { tickets, bookings, events, reconcile };
+  return { tickets, bookings, events, reconcile, deps };
 }
 
 const ready = (t: FlightTicket | undefined) => t?.status?.conditions?.find((c) => c.type === 'Ready');
@@ -279,8 +279,48 @@ describe('reconcileTicket', () => {
     await reconcile();
     tickets.edit((t) => (t.metadata.deletionTimestamp = '2026-11-22T10:01:00Z'));
     await reconcile();
-    expect(bookings.active()).toMatchObject([{ id: 'bk-1' }]);
+    expect(bookings.active()).toMatchObject([{ id: 'bk-1', orphaned: true }]); // marked, so the orphan sweep keeps it
+    expect(bookings.calls.at(-1)).toBe('orphan bk-1');
     expect(tickets.stored).toBeUndefined();
+  });
+
+  test('the reconcile signal reaches every booking and Kubernetes call, and an aborted reconcile records nothing', async () => {
+    const { tickets, bookings, reconcile, deps } = setup();
+    const ctl = new AbortController();
+    deps.signal = ctl.signal;
+    const seen: string[] = [];
+    const spy = <T extends object>(target: T, name: string): T =>
+      new Proxy(target, {
+        get(t, p, r) {
+          const v = Reflect.get(t, p, r);
+          if (typeof v !== 'function' || p === 'get') return v;
+          return (...args: unknown[]) => {
+            seen.push(`${name}.${String(p)} ${(args.at(-1) as { signal?: AbortSignal } | undefined)?.signal === ctl.signal ? 'signal' : 'NO SIGNAL'}`);
+            return (v as (...a: unknown[]) => unknown).apply(t, args);
+          };
+        },
+      });
+    deps.tickets = spy(tickets, 'tickets');
+    deps.bookings = spy(bookings, 'bookings');
+    await reconcile();
+    tickets.edit((t) => (t.spec.to = 'Paris'));
+    await reconcile();
+    tickets.edit((t) => (t.spec.number = 3));
+    await reconcile();
+    tickets.edit((t) => (t.metadata.deletionTimestamp = '2026-11-22T10:01:00Z'));
+    await reconcile();
+    expect(seen.length).toBeGreaterThan(10);
+    expect(seen.filter((c) => c.endsWith('NO SIGNAL'))).toEqual([]);
+    // Aborted (lease lost) while a booking call fails: rethrown as is, nothing written.
+    const fresh = setup();
+    const ctl2 = new AbortController();
+    fresh.deps.signal = ctl2.signal;
+    fresh.bookings.listBookings = async () => {
+      ctl2.abort();
+      throw new TransientBookingError('aborted', 'aborted');
+    };
+    await expect(fresh.reconcile()).rejects.toMatchObject({ code: 'aborted' });
+    expect(fresh.tickets.writes).toEqual(['addFinalizer']);
   });
 
   test('a create whose answer was lost is replayed by the retry, not booked twice', async () => {
