@@ -71,6 +71,8 @@ function baseEnv(bin: string, home: string, olmChart: string): NodeJS.ProcessEnv
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: 'true',
     PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: 'true',
     FLIGHT_OLM_CHART: olmChart,
+    // The provider comes from PULUMI_HOME (registered above), not from PATH.
+    PULUMI_IGNORE_AMBIENT_PLUGINS: 'true',
     PATH: [bin, path.join(REPO_ROOT, 'node_modules', '.bin'), process.env.PATH ?? ''].join(path.delimiter),
   };
 }

@@ -6,8 +6,8 @@
  *    Subscription; waits for the CSV to reach Succeeded.
  * Every setting is read and validated before anything is declared
  * (stack-config.ts), so bad config fails `pulumi preview` naming the key.
- * The components are usable from your own program: see index of exports
- * below and the README.
+ * The components are usable from your own program: see components.ts and
+ * the README.
  */
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
@@ -16,7 +16,7 @@ import { FlightTicketOperator } from './flightticket-operator';
 import { Olm } from './olm';
 import { readStackConfig } from './stack-config';
 
-export default async function program(): Promise<Record<string, unknown>> {
+async function program(): Promise<Record<string, unknown>> {
   const config = readStackConfig();
   const provider = new k8s.Provider('cluster', {
     // The path, not the file's contents: no credentials in the state.
@@ -66,3 +66,8 @@ export default async function program(): Promise<Record<string, unknown>> {
     csvPhase: operator.csv?.phase,
   };
 }
+
+// A CommonJS module whose export is a function: @pulumi/pulumi calls it and
+// exports what it returns as the stack outputs (a `default` export is only
+// unwrapped for ES modules).
+export = program;

@@ -23,7 +23,6 @@ export function makeProject(opts: {
   dir: string;
   /** Folder of the committed Pulumi.yaml (and Pulumi.<stack>.yaml files to copy). */
   source: string;
-  /** The program file the entry re-exports (default: the `main` of source's Pulumi.yaml). */
   stackFiles?: string[];
   stateDir: string;
   passphraseFile: string;
@@ -32,12 +31,10 @@ export function makeProject(opts: {
   const project = parse(readFileSync(path.join(opts.source, 'Pulumi.yaml'), 'utf8')) as { main: string };
   const program = path.resolve(opts.source, project.main).replace(/\.ts$/, '');
   writeFileSync(path.join(opts.dir, 'Pulumi.yaml'), stringify({ ...project, main: 'index.ts' }));
-  // Default and named exports both: the committed stacks' program has a default export, the example named ones.
-  const mod = readFileSync(`${program}.ts`, 'utf8');
-  writeFileSync(
-    path.join(opts.dir, 'index.ts'),
-    /export default/.test(mod) ? `export { default } from ${JSON.stringify(program)};\n` : `export * from ${JSON.stringify(program)};\n`,
-  );
+  // The entry hands over whatever the program exports (a function, or named outputs).
+  writeFileSync(path.join(opts.dir, 'index.ts'), `module.exports = require(${JSON.stringify(program)});\n`);
+  // Without one, @pulumi/pulumi warns that it found no package.json for the program.
+  writeFileSync(path.join(opts.dir, 'package.json'), `${JSON.stringify({ name: 'flight-operator-test-project', private: true })}\n`);
   symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(opts.dir, 'node_modules'));
   for (const f of opts.stackFiles ?? []) cpSync(path.join(opts.source, f), path.join(opts.dir, f));
   const env = pulumiEnv({ stateDir: opts.stateDir, passphraseFile: opts.passphraseFile });
