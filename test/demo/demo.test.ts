@@ -1,0 +1,68 @@
+/**
+ * `npm run demo` end to end, as a user runs it, against the test control
+ * plane (FLIGHT_KUBECONFIG makes it reuse the cluster instead of starting
+ * one): every step succeeds, the summary table lists them, and what the demo
+ * created is gone afterwards. Its total time goes to bench/results/demo.json.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { REPO_ROOT } from '../../infra/validate/operator-framework';
+import { kubeconfigPath, kubectl } from '../../testenv/kube';
+
+const STEPS = [
+  'control plane up (or reused)',
+  'OLM (olm and catalog operators) and our catalog (opm serve olm-bundle/catalog)',
+  'CatalogSource READY',
+  'booking service',
+  'namespace, OperatorGroup (OwnNamespace), token Secret, Subscription',
+  /^CSV flight-operator\.v\d+\.\d+\.\d+ Succeeded$/,
+  'controller pods running (the bundled controller, one process per pod, as its ServiceAccount)',
+  'my-flight-ticket (Cairo -> London, 2 seats) booked',
+  'seat change 2 -> 3',
+  'route change London -> Paris',
+  'delete the ticket: booking cancelled, ticket gone',
+];
+
+function runDemo(): Promise<{ code: number | null; out: string; seconds: number }> {
+  const t0 = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), path.join(REPO_ROOT, 'scripts', 'demo.ts')], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, FLIGHT_KUBECONFIG: kubeconfigPath(), NODE_OPTIONS: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (out += c));
+    child.on('exit', (code) => resolve({ code, out, seconds: (Date.now() - t0) / 1000 }));
+  });
+}
+
+test('npm run demo: every step of the seed story succeeds, is timed, and the demo cleans up after itself', async () => {
+  // WHEN the demo runs against the test cluster
+  const { code, out, seconds } = await runDemo();
+  // THEN it exits 0 with one summary row per step, in order, and "demo OK"
+  if (code !== 0) throw new Error(`npm run demo exited ${code}:\n${out}`);
+  const table = out.slice(out.lastIndexOf('\nstep '));
+  const rows = table.trim().split('\n').slice(1);
+  const names = rows.slice(0, -1).map((r) => r.replace(/\s{2,}[\d.]+\s{2}.*$/, ''));
+  expect(names).toHaveLength(STEPS.length);
+  STEPS.forEach((s, i) => (typeof s === 'string' ? expect(names[i]).toBe(s) : expect(names[i]).toMatch(s)));
+  expect(rows[rows.length - 1]).toMatch(/^total\s+[\d.]+\s+demo OK$/);
+  // Each step printed a progress line when it started and when it was done
+  for (const s of STEPS.filter((x): x is string => typeof x === 'string')) expect(out).toContain(`] ${s} ...`);
+  expect(out.match(/\]\s+done in [\d.]+s: /g)).toHaveLength(STEPS.length);
+  // AND what it created in the reused cluster is gone or going
+  const ns = await kubectl(['get', 'namespace', 'flight-demo', '-o', 'jsonpath={.status.phase}', '--ignore-not-found']);
+  expect(['', 'Terminating']).toContain(ns.stdout.trim());
+  expect((await kubectl(['get', 'catalogsource', 'flight-operator-demo', '-n', 'olm', '--ignore-not-found', '-o', 'name'])).stdout.trim()).toBe('');
+
+  const total = Number(/^total\s+([\d.]+)/m.exec(table)![1]);
+  const result = { date: new Date().toISOString(), what: 'npm run demo on a reused control plane (cluster step reuses; OLM started by the demo)', totalSeconds: total, wallSeconds: seconds, steps: rows.slice(0, -1), machine: { cpus: os.cpus().length, loadavg: os.loadavg() }, test: 'test/demo/demo.test.ts' };
+  const file = path.join(REPO_ROOT, 'bench', 'results', 'demo.json');
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  process.stderr.write(`\nnpm run demo: ${total}s\n${table}\n`);
+}, 15 * 60_000);
