@@ -15,7 +15,7 @@ import { buildControllerImage } from './controller-image';
 import { sourceDateEpoch } from './oci';
 
 const STALE_LOCK_MESSAGE =
-  'infra/controller-image.json is stale: run `npm run image -- controller && npm run bundle` and commit infra/controller-image.json with olm-bundle/';
+  'infra/controller-image.json is stale: run `npm run image -- controller && npm run bundle && npm run image -- bundle && npm run bundle` and commit infra/controller-image.json with infra/bundle-image.json and olm-bundle/';
 
 interface Lock {
   repository: string;

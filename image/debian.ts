@@ -42,8 +42,8 @@ const REPIN_STEPS =
   'To move on to the versions the archive has now (this changes the image digests):\n' +
   '  npm run image -- --repin-debian      # apt-get update, then pins every package to its candidate version and sha256\n' +
   '  git diff image/debian-packages.json\n' +
-  '  npm run image && npm run bundle && npm run image -- bundle catalog\n' +
-  'and commit image/debian-packages.json with infra/controller-image.json and olm-bundle/.';
+  '  npm run image -- controller && npm run bundle && npm run image -- bundle && npm run bundle && npm run image -- catalog\n' +
+  'and commit image/debian-packages.json with infra/controller-image.json, infra/bundle-image.json and olm-bundle/.';
 
 /** How a pinned package is named on disk by apt: libc6_2.36-9+deb12u14_amd64.deb ("libc6:amd64" is saved as libc6_...). */
 export function debFileName(name: string, pin: Pin): string {

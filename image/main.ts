@@ -124,7 +124,7 @@ async function main(argv: string[]): Promise<number> {
           console.log(`controller: ${relative(REPO_ROOT, CONTROLLER_LOCK)} ${changed ? 'updated' : 'unchanged'} (${r.name.repository}@${r.image.manifestDigest})`);
           const ref = `${r.name.repository}@${r.image.manifestDigest}`;
           if (!bundleReferences(ref)) {
-            console.warn(`WARNING: olm-bundle/ does not deploy ${ref} yet: run \`npm run bundle\`, then \`npm run image -- bundle catalog\`, so the bundle image ships this controller.`);
+            console.warn(`WARNING: olm-bundle/ does not deploy ${ref} yet: run \`npm run bundle && npm run image -- bundle && npm run bundle && npm run image -- catalog\`, so the bundles, their image lock and the catalogs ship this controller.`);
           }
         }
       } else if (name === 'bundle') {
