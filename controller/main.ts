@@ -169,8 +169,9 @@ export async function run(config: ControllerConfig, logger: Logger): Promise<voi
   const bookings = lazyBookings(config, bookingMetrics(registry), () => {
     if (elector && !elector.isLeader()) throw new NotLeadingError('not leading (the lease renew deadline has passed): no booking call');
   });
-  const cluster = await clusterIdentity(config, client, logger);
-  logger.info('cluster identity', { cluster: cluster ?? '(none)' });
+  // Read once, before the first reconcile (startWork), so every booking this process creates carries it.
+  let cluster: string | undefined;
+  let clusterKnown = false;
 
   const controller = new Controller({
     name: 'flightticket',
@@ -255,6 +256,11 @@ export async function run(config: ControllerConfig, logger: Logger): Promise<voi
   /** `signal` ends this term of work: leadership lost (or, without leader election, shutdown). */
   const startWork = async (signal: AbortSignal) => {
     for (const informer of informers) await informer.waitForSync({ signal });
+    if (!clusterKnown) {
+      cluster = await clusterIdentity(config, client, logger);
+      clusterKnown = true;
+      logger.info('cluster identity', { cluster: cluster ?? '(none)' });
+    }
     if (signal.aborted) return;
     logger.info('caches synced; reconciling', { namespaces: config.watchNamespaces.length ? config.watchNamespaces : 'all' });
     controller.start();
