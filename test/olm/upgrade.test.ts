@@ -127,8 +127,8 @@ async function installSubscription(namespace: string, approval: 'Automatic' | 'M
   return t0;
 }
 
-/** Approves the (single) unapproved InstallPlan that installs `csv`; returns when it was approved. */
-async function approvePlanFor(namespace: string, csv: string): Promise<{ plan: string; at: number }> {
+/** Approves the (single) unapproved InstallPlan that installs `csv`, after `beforeApproval` (assertions on the waiting state); returns when it was approved. */
+async function approvePlanFor(namespace: string, csv: string, beforeApproval: () => Promise<void> = async () => undefined): Promise<{ plan: string; at: number }> {
   const plan = await waitWithOlm(
     olm,
     `an InstallPlan for ${csv} waiting for approval`,
@@ -136,6 +136,7 @@ async function approvePlanFor(namespace: string, csv: string): Promise<{ plan: s
     { timeoutMs: STEP_TIMEOUT_MS, diagnose: () => diagnose(namespace) },
   );
   expect(plan.spec.approval).toBe('Manual');
+  await beforeApproval();
   const at = Date.now();
   await kubectl(['patch', 'installplan', plan.metadata.name, '-n', namespace, '--type=merge', '-p', '{"spec":{"approved":true}}']);
   return { plan: plan.metadata.name, at };
@@ -296,7 +297,11 @@ describe('upgrading flight-operator 0.1.0 -> 0.2.0 through OLM', () => {
     runners.push(runner);
     // GIVEN a Manual Subscription starting at 0.1.0 (the catalog now has 0.2.0 too)
     await installSubscription(manual.name, 'Manual', OLD);
-    await approvePlanFor(manual.name, OLD);
+    await approvePlanFor(manual.name, OLD, async () => {
+      // Not approved yet: no CSV, no Deployment
+      expect(await listCustom('clusterserviceversions', manual.name)).toEqual([]);
+      expect((await kubectl(['get', 'deployment', '-n', manual.name, '-o', 'name'])).stdout.trim()).toBe('');
+    });
     await waitCsvSucceeded(manual.name, OLD, runner);
     await waitForControllers(runner, manual.name, '0.1.0');
     await bookTickets(manual.name);
