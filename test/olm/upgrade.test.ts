@@ -157,6 +157,57 @@ async function waitForControllers(runner: PodRunner, namespace: string, version:
   );
 }
 
+/**
+ * Milestones (seconds since t0, as first seen by 250 ms polls) of an upgrade to
+ * `csv`, until stop() is called: where the time to Succeeded goes.
+ */
+function upgradeTimeline(namespace: string, csv: string, runner: PodRunner, t0: number): { stop: () => Promise<Record<string, number>> } {
+  const seen: Record<string, number> = {};
+  const at = (k: string) => (seen[k] ??= Math.round((Date.now() - t0) / 10) / 100);
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const [cat, plans, c] = await Promise.all([
+        getCustom('catalogsources', olm.namespace, catalogName).catch(() => undefined),
+        listCustom('installplans', namespace).catch(() => []),
+        getCustom('clusterserviceversions', namespace, csv).catch(() => undefined),
+      ]);
+      if (cat?.status?.connectionState?.lastObservedState !== 'READY') at('catalogNotReady');
+      else if (seen.catalogNotReady !== undefined) at('catalogReadyAgain');
+      if (plans.some((ip) => ip.spec.clusterServiceVersionNames.includes(csv))) at('installPlanCreated');
+      if (c) at('csvCreated');
+      if (c?.status?.phase) at(`csv${c.status.phase}`);
+      if (runner.processes.some((p) => p.version === '0.2.0')) at('newPodStarted');
+      if (runner.processes.some((p) => p.version === '0.2.0') && runner.processes.every((p) => p.version !== '0.1.0' || p.stoppedAt !== undefined)) at('oldPodsStopped');
+      const last = runner.samples[runner.samples.length - 1];
+      if (last?.leaders.some((l) => runner.processes.find((p) => p.pod === l)?.version === '0.2.0')) at('newLeader');
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return seen;
+    },
+  };
+}
+
+/** Longest stretch (ms) in which no process reported itself leader, after the first leader was seen. */
+function longestLeaderlessMs(runner: PodRunner): number {
+  let longest = 0;
+  let since: number | undefined;
+  let seenLeader = false;
+  for (const s of runner.samples) {
+    if (s.leaders.length) {
+      if (since !== undefined) longest = Math.max(longest, s.t - since);
+      since = undefined;
+      seenLeader = true;
+    } else if (seenLeader && since === undefined) since = s.t;
+  }
+  return longest;
+}
+
 const reconciles = (metrics: string) =>
   [...metrics.matchAll(/^controller_runtime_reconcile_total\{[^}]*result="(?:success|requeue|requeue_after)"[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
 
@@ -273,13 +324,18 @@ describe('upgrading flight-operator 0.1.0 -> 0.2.0 through OLM', () => {
 
     // WHEN the catalog is updated to one that also has 0.2.0
     const t1 = Date.now();
+    const timeline = upgradeTimeline(auto.name, NEW, runner, t1);
     await olm.updateCatalog(writeCatalog('0.2.0'));
     // THEN OLM installs 0.2.0 on its own, replacing 0.1.0
     await waitCsvSucceeded(auto.name, NEW, runner);
     const seconds = (Date.now() - t1) / 1000;
     result.catalogUpdateToCsvSucceeded_0_2_0_s = seconds;
-    process.stderr.write(`\nOLM upgrade (Automatic): catalog update -> CSV 0.2.0 Succeeded in ${seconds}s\n`);
     const leader = await waitForControllers(runner, auto.name, '0.2.0');
+    result.automaticMilestonesSeconds = await timeline.stop();
+    result.automaticLongestLeaderlessMs = longestLeaderlessMs(runner);
+    process.stderr.write(
+      `\nOLM upgrade (Automatic): catalog update -> CSV 0.2.0 Succeeded in ${seconds}s; milestones (s): ${JSON.stringify(result.automaticMilestonesSeconds)}; longest time without a leader ${result.automaticLongestLeaderlessMs} ms\n`,
+    );
     await waitWithOlm(olm, `CSV ${OLD} removed after the upgrade`, async () => (await csvPhase(auto.name, OLD)) === undefined, { timeoutMs: 120_000 });
     const sub = await getCustom('subscriptions', auto.name, PACKAGE);
     expect(sub?.status).toMatchObject({ installedCSV: NEW, currentCSV: NEW, state: 'AtLatestKnown' });
@@ -328,8 +384,11 @@ describe('upgrading flight-operator 0.1.0 -> 0.2.0 through OLM', () => {
     // THEN 0.2.0 is installed, and nothing about the bookings changed
     await waitCsvSucceeded(manual.name, NEW, runner);
     result.approvalToCsvSucceeded_0_2_0_s = (Date.now() - at) / 1000;
-    process.stderr.write(`\nOLM upgrade (Manual): InstallPlan approved -> CSV 0.2.0 Succeeded in ${result.approvalToCsvSucceeded_0_2_0_s}s\n`);
     const leader = await waitForControllers(runner, manual.name, '0.2.0');
+    result.manualLongestLeaderlessMs = longestLeaderlessMs(runner);
+    process.stderr.write(
+      `\nOLM upgrade (Manual): InstallPlan approved -> CSV 0.2.0 Succeeded in ${result.approvalToCsvSucceeded_0_2_0_s}s; longest time without a leader ${result.manualLongestLeaderlessMs} ms\n`,
+    );
     await assertLedgerUnchangedAfterReconcile(runner, leader, ledger, manual.name);
     expect(runner.maxConcurrentLeaders()).toBe(1);
     await assertReconciledByNew(manual.name, runner, leader);
