@@ -158,16 +158,19 @@ describe('LeaderElector', () => {
   it('judges expiry by a monotonic clock: a wall-clock jump does not hand an unexpired lease to a standby', async () => {
     const fake = new FakeApiServer();
     const a = elector(fake, 'a', { releaseOnStop: false });
-    const b = elector(fake, 'b');
+    // b's monotonic clock stands still: by it, a's lease never runs out, whatever the wall clock says.
+    const b = elector(fake, 'b', { now: () => 1_000 });
     void a.le.run();
     await waitFor(() => a.state.leading);
     void b.le.run();
     await waitFor(() => b.state.leaders.includes('a'));
-    await a.le.stop(); // a stalls without releasing (a long GC pause, a partition): its 1 s lease still runs
+    await a.le.stop(); // a stalls without releasing (a long GC pause, a partition): its lease still runs
+    let polls = 0;
+    fake.interceptor = (req) => void (req.method === 'GET' && polls++);
     const realNow = Date.now.bind(Date);
     const jump = jest.spyOn(Date, 'now').mockImplementation(() => realNow() + 3600_000); // NTP steps the clock an hour ahead
     try {
-      await new Promise((r) => setTimeout(r, 300)); // a few of b's retries, well inside a's lease
+      await waitFor(() => polls >= 3); // b looked at the lease three more times
       expect(b.state.started).toBe(0);
       expect(fake.getObject(leases, 'ns', 'lock')!.spec.holderIdentity).toBe('a');
     } finally {
