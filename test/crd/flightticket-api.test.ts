@@ -31,7 +31,7 @@ describe('the FlightTicket CRD on a real API server', () => {
     // THEN kubectl get ft shows it with our columns
     const { stdout } = await kubectl(['get', 'ft', '-n', ns]);
     const [header, row] = stdout.trim().split('\n');
-    expect(header.split(/\s+/)).toEqual(['NAME', 'FROM', 'TO', 'SEATS', 'READY', 'STATUS', 'BOOKING', 'AGE']);
+    expect(header.split(/\s+/)).toEqual(['NAME', 'FROM', 'TO', 'SEATS', 'BOOKED', 'READY', 'STATUS', 'BOOKING', 'AGE']);
     expect(row).toMatch(/^my-flight-ticket\s+Cairo\s+London\s+2\s/);
     const { stdout: byCategory } = await kubectl(['get', 'flights', '-n', ns, '-o', 'name']);
     expect(byCategory.trim()).toBe('flightticket.flights.com/my-flight-ticket');
