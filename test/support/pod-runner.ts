@@ -18,7 +18,9 @@
  *
  * It also samples every running process's leader gauge
  * (leader_election_master_status), so a test can assert that two
- * controllers never lead at once.
+ * controllers never lead at once. A process that does not answer within 1 s
+ * counts as not leading in that round: under load the check can miss a short
+ * overlap, never invent one.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
