@@ -11,12 +11,13 @@
  * - Every write is a PUT carrying the resourceVersion we read: two candidates
  *   racing for an expired lease cannot both win (the loser gets 409).
  * - Renew: every retryPeriod. The renew deadline runs from the START of the
- *   last successful renewal (the earliest moment others may have seen it), and
- *   a timer aborts the onStartedLeading signal exactly at that deadline, even
- *   while a renewal is still hanging; isLeader() turns false at the same
- *   moment. The deadline (10 s) is shorter than the lease (15 s) that others
- *   wait out from when THEY saw our last renewal, so we stop before anyone
- *   else can legally acquire. If another holder shows up we stop at once too.
+ *   last successful renewal (never later than the moment others can first
+ *   see it), and a timer aborts the onStartedLeading signal at that deadline,
+ *   even while a renewal is still hanging; a timer can only fire late, so
+ *   isLeader() compares the clock itself and is false from the deadline on.
+ *   The deadline (10 s) is shorter than the lease (15 s) that others wait
+ *   out from when THEY saw our last renewal, so we stop before anyone else
+ *   can legally acquire. If another holder shows up we stop at once too.
  *   onStoppedLeading runs afterwards. The app must abort its work on the
  *   signal and exit in onStoppedLeading.
  * - stop(): if leading, release the lease (empty holder, 1 s duration) so a
