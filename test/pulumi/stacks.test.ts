@@ -38,8 +38,10 @@ let work: string;
 let bookings: BookingEnv;
 let previousKubeconfig: string | undefined;
 
-function project(name: string, source: string, stackFiles: string[] = []): PulumiProject {
-  return makeProject({ dir: path.join(work, name), source, stackFiles, stateDir: path.join(work, 'state'), passphraseFile: path.join(work, 'passphrase') });
+/** A project in its own folder; `stateDir` defaults to the backend every real stack of this file shares. */
+function project(name: string, source: string, stackFiles: string[] = [], stateDir = path.join(work, 'state')): PulumiProject {
+  mkdirSync(stateDir, { recursive: true });
+  return makeProject({ dir: path.join(work, name), source, stackFiles, stateDir, passphraseFile: path.join(work, 'passphrase') });
 }
 
 async function exists(args: string[]): Promise<boolean> {
@@ -286,19 +288,24 @@ describe('bad config fails preview, naming the setting', () => {
     ['invalid namespace name', { 'flight-operator:namespace': 'Flights_NS' }, /flight-operator:namespace: "Flights_NS" is not a namespace name/],
     ['a catalog that does not answer', { 'flight-operator:catalogAddress': '127.0.0.1:1' }, /flight-operator:catalogAddress: the catalog at 127.0.0.1:1 does not answer \(ECONNREFUSED\)/],
   ])('%s', async (name, bad, message) => {
-    // GIVEN the olm stack with one bad setting (the catalog answers unless it is the bad one)
+    // GIVEN the olm stack with one bad setting (the catalog answers unless it is the bad one), in a backend of its own
     const srv = net.createServer().listen(0, '127.0.0.1');
-    await new Promise((r) => srv.once('listening', r));
-    const p = project(`bad-${name.replace(/\W+/g, '-')}`, REPO_ROOT, ['Pulumi.olm.yaml']);
-    await initStack(p, 'olm', {
-      'flight-operator:kubeconfig': cluster.kubeconfigPath,
-      'flight-operator:catalogAddress': `127.0.0.1:${(srv.address() as net.AddressInfo).port}`,
-      ...bad,
-    });
-    await p.ok(['config', 'rm', '-s', 'olm', 'flight-operator:catalogImage']);
-    // WHEN preview
-    const r = await p.run(['preview', '-s', 'olm', '--non-interactive']);
-    await new Promise((r) => srv.close(r));
+    let r;
+    try {
+      await new Promise((resolve) => srv.once('listening', resolve));
+      const slug = name.replace(/\W+/g, '-');
+      const p = project(`bad-${slug}`, REPO_ROOT, ['Pulumi.olm.yaml'], path.join(work, `state-bad-${slug}`));
+      await initStack(p, 'olm', {
+        'flight-operator:kubeconfig': cluster.kubeconfigPath,
+        'flight-operator:catalogAddress': `127.0.0.1:${(srv.address() as net.AddressInfo).port}`,
+        ...bad,
+      });
+      await p.ok(['config', 'rm', '-s', 'olm', 'flight-operator:catalogImage']);
+      // WHEN preview
+      r = await p.run(['preview', '-s', 'olm', '--non-interactive']);
+    } finally {
+      await new Promise((resolve) => srv.close(resolve));
+    }
     // THEN it fails, and says which setting and why
     expect(r.code).not.toBe(0);
     expect(`${r.stdout}${r.stderr}`).toMatch(message);
