@@ -17,7 +17,10 @@ describe('ControllerRbac', () => {
       'flights.com|flighttickets/status|get,update,patch',
       'flights.com|flighttickets/finalizers|update',
       '|events|create,patch',
+      '|namespaces|get',
     ]);
+    // The cluster identity: the kube-system namespace, by name, and nothing else.
+    expect(byKind('ClusterRole')[0].rules.find((r: any) => r.resources.includes('namespaces')).resourceNames).toEqual(['kube-system']);
     expect(JSON.stringify(objects)).not.toContain('"*"');
   });
 

@@ -41,6 +41,10 @@ export class ControllerRbac extends Construct {
     // Needed where OwnerReferencesPermissionEnforcement is on: setting finalizers.
     this.clusterRole.allow(['update'], ticketResource(`${PLURAL}/finalizers`));
     this.clusterRole.allow(['create', 'patch'], kplus.ApiResource.EVENTS);
+    // The cluster's identity (the kube-system namespace's uid), recorded on
+    // every booking so the orphan sweep only ever touches this cluster's.
+    const kubeSystem = { apiGroup: '', resourceType: 'namespaces', resourceName: 'kube-system' };
+    this.clusterRole.allow(['get'], { asApiResource: () => kubeSystem, asNonApiResource: () => undefined });
 
     this.leaderElectionRole = new kplus.Role(this, 'LeaderElectionRole', {
       metadata: { ...metadata, name: `${CONTROLLER_NAME}-leader-election` },

@@ -84,6 +84,10 @@ describe("the controller's ServiceAccount", () => {
     ['update', 'customresourcedefinitions.apiextensions.k8s.io', '', false],
     ['list', 'events', other, false],
     ['escalate', 'clusterroles.rbac.authorization.k8s.io', '', false],
+    // The cluster identity: the kube-system namespace only, read only.
+    ['get', 'namespaces/kube-system', '', true],
+    ['get', 'namespaces/default', '', false],
+    ['list', 'namespaces', '', false],
   ])('%s %s in %s: allowed=%s', async (verb, resource, namespace, allowed) => {
     // WHEN the API server is asked (a SubjectAccessReview, through kubectl auth can-i)
     const args = ['auth', 'can-i', verb, resource, `--as=${sa}`, ...(namespace ? ['-n', namespace] : [])];
