@@ -32,6 +32,7 @@ export type ContractErrorCode =
   | 'method_not_allowed'
   | 'booking_not_found'
   | 'booking_cancelled'
+  | 'owner_changed'
   | 'idempotency_key_reused'
   | 'sold_out'
   | 'unknown_route'

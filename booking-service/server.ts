@@ -270,6 +270,28 @@ export async function startBookingService(opts: BookingServiceOptions): Promise<
       }
       throw new HttpError(405, 'method_not_allowed', `${method} not allowed on ${path}`, { Allow: 'GET, POST' });
     }
+    const o = /^\/v1\/bookings\/([^/]+)\/owner$/.exec(path);
+    if (o) {
+      if (method !== 'PUT') throw new HttpError(405, 'method_not_allowed', `${method} not allowed on ${path}`, { Allow: 'PUT' });
+      const id = decodeURIComponent(o[1]!);
+      const notFound = () => new HttpError(404, 'booking_not_found', `booking ${id} not found`);
+      if (!BOOKING_ID_RE.test(id)) throw notFound();
+      const to = parseReown(body);
+      await delay(faults.latencyMs());
+      const out = await write(() => store.reown(id, to));
+      switch (out.kind) {
+        case 'not_found':
+          throw notFound();
+        case 'cancelled':
+          throw new HttpError(409, 'booking_cancelled', `booking ${id} is cancelled and cannot be changed`);
+        case 'owner_changed':
+          throw new HttpError(409, 'owner_changed', `booking ${id} is owned by ${out.booking.owner}, not ${to.expectedOwner}`);
+        case 'updated':
+        case 'unchanged':
+          if (afterCommit(req, res, path)) return 'hang';
+          return sendJson(res, 200, out.booking);
+      }
+    }
     const m = /^\/v1\/bookings\/([^/]+)$/.exec(path);
     if (!m) throw new HttpError(404, 'not_found', `no such endpoint ${path}`);
     const id = decodeURIComponent(m[1]!);
@@ -343,7 +365,9 @@ export async function startBookingService(opts: BookingServiceOptions): Promise<
     path === '/healthz' || path === '/metrics' || path === '/v1/bookings' || path.startsWith('/admin/')
       ? path
       : path.startsWith('/v1/bookings/')
-        ? '/v1/bookings/{id}'
+        ? path.endsWith('/owner')
+          ? '/v1/bookings/{id}/owner'
+          : '/v1/bookings/{id}'
         : 'other';
 
   const server: Server = createServer((req, res) => {
@@ -530,6 +554,19 @@ function parsePatch(body: unknown): { seats?: number; orphaned?: true } {
   if (body.orphaned !== undefined && body.orphaned !== true) throw new HttpError(400, 'invalid_request', 'orphaned can only be set to true');
   if (body.seats === undefined && body.orphaned === undefined) throw new HttpError(400, 'invalid_request', 'give seats, orphaned or both');
   return { ...(body.seats !== undefined ? { seats: seatsOf(body) } : {}), ...(body.orphaned ? { orphaned: true as const } : {}) };
+}
+
+function parseReown(body: unknown): { owner: string; ownerRef: string | null; cluster: string | null; expectedOwner?: string } {
+  if (!isObject(body)) throw new HttpError(400, 'invalid_request', 'body must be a JSON object');
+  onlyKeys(body, ['owner', 'ownerRef', 'cluster', 'expectedOwner']);
+  const owner = str(body, 'owner', 253);
+  let ownerRef: string | null = null;
+  if (body.ownerRef !== undefined && body.ownerRef !== null) {
+    if (typeof body.ownerRef !== 'string' || body.ownerRef.length > 512) throw new HttpError(400, 'invalid_request', 'ownerRef must be a string of at most 512 characters');
+    ownerRef = body.ownerRef;
+  }
+  const cluster = body.cluster !== undefined && body.cluster !== null ? str(body, 'cluster', 253) : null;
+  return { owner, ownerRef, cluster, ...(body.expectedOwner !== undefined ? { expectedOwner: str(body, 'expectedOwner', 253) } : {}) };
 }
 
 function parseListQuery(q: URLSearchParams): { owner?: string; state?: BookingState; cluster?: string; limit: number; afterSeq?: number } {

@@ -43,6 +43,12 @@ export type UpdateResult =
 
 export type OrphanResult = { kind: 'updated' | 'unchanged'; booking: Booking } | { kind: 'not_found' } | { kind: 'cancelled'; booking: Booking };
 
+export type ReownResult =
+  | { kind: 'updated' | 'unchanged'; booking: Booking }
+  | { kind: 'not_found' }
+  | { kind: 'cancelled'; booking: Booking }
+  | { kind: 'owner_changed'; booking: Booking };
+
 export type IdempotencyRecord = { fingerprint: string; bookingId: string; status: number };
 
 interface Row {
@@ -91,7 +97,7 @@ CREATE TABLE IF NOT EXISTS idempotency (
 export class BookingStore {
   private readonly db: DatabaseSync;
   private readonly q: Record<
-    'insert' | 'getById' | 'usage' | 'setUsage' | 'idemGet' | 'idemPut' | 'setSeats' | 'setOrphaned' | 'cancel' | 'countActive',
+    'insert' | 'getById' | 'usage' | 'setUsage' | 'idemGet' | 'idemPut' | 'setSeats' | 'setOrphaned' | 'setOwner' | 'cancel' | 'countActive',
     StatementSync
   >;
   /** How many times this data dir has been opened (1 on a fresh dir). */
@@ -130,6 +136,7 @@ export class BookingStore {
       idemPut: p('INSERT INTO idempotency (key, fingerprint, booking_id, status, created_at) VALUES (?, ?, ?, ?, ?)'),
       setSeats: p('UPDATE bookings SET seats = ?, updated_at = ?, version = version + 1 WHERE id = ? RETURNING *'),
       setOrphaned: p('UPDATE bookings SET orphaned = 1, updated_at = ?, version = version + 1 WHERE id = ? RETURNING *'),
+      setOwner: p('UPDATE bookings SET owner = ?, owner_ref = ?, cluster = ?, orphaned = 0, updated_at = ?, version = version + 1 WHERE id = ? RETURNING *'),
       cancel: p(`UPDATE bookings SET state = 'cancelled', updated_at = ?, version = version + 1 WHERE id = ? RETURNING *`),
       countActive: p(`SELECT COUNT(*) AS n FROM bookings WHERE state = 'active'`),
     };
@@ -285,6 +292,27 @@ export class BookingStore {
       if (row.state === 'cancelled') return { kind: 'cancelled', booking: toBooking(row) };
       if (row.orphaned) return { kind: 'unchanged', booking: toBooking(row) };
       return { kind: 'updated', booking: toBooking(this.q.setOrphaned.get(new Date().toISOString(), id) as unknown as Row) };
+    });
+  }
+
+  /**
+   * Moves an active booking to a new owner (ownerRef and cluster are set as
+   * given, null when absent) and clears orphaned: it has an owner again.
+   * Idempotent: when it already has exactly that owner, ownerRef and cluster,
+   * nothing changes. With expectedOwner, a booking owned by neither it nor
+   * the new owner is refused (someone else moved it first).
+   */
+  reown(id: string, to: { owner: string; ownerRef: string | null; cluster: string | null; expectedOwner?: string }): ReownResult {
+    return this.tx((): ReownResult => {
+      const row = this.q.getById.get(id) as unknown as Row | undefined;
+      if (!row) return { kind: 'not_found' };
+      if (row.state === 'cancelled') return { kind: 'cancelled', booking: toBooking(row) };
+      if (row.owner === to.owner && row.owner_ref === to.ownerRef && (row.cluster ?? null) === to.cluster && !row.orphaned) {
+        return { kind: 'unchanged', booking: toBooking(row) };
+      }
+      if (to.expectedOwner !== undefined && row.owner !== to.expectedOwner && row.owner !== to.owner) return { kind: 'owner_changed', booking: toBooking(row) };
+      const updated = this.q.setOwner.get(to.owner, to.ownerRef, to.cluster, new Date().toISOString(), id) as unknown as Row;
+      return { kind: 'updated', booking: toBooking(updated) };
     });
   }
 

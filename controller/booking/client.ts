@@ -49,12 +49,20 @@ export interface ListBookingsFilter {
   cluster?: string;
 }
 
+export interface ReownRequest {
+  owner: string;
+  ownerRef?: string;
+  cluster?: string;
+  /** Only move it when its owner is still this one (else 409 owner_changed). */
+  expectedOwner?: string;
+}
+
 export interface BookingPage {
   items: Booking[];
   nextCursor: string | null;
 }
 
-export type BookingOperation = 'createBooking' | 'getBooking' | 'listBookings' | 'updateSeats' | 'markOrphaned' | 'cancelBooking' | 'healthz';
+export type BookingOperation = 'createBooking' | 'getBooking' | 'listBookings' | 'updateSeats' | 'markOrphaned' | 'reown' | 'cancelBooking' | 'healthz';
 
 export interface BookingRequestEvent {
   operation: BookingOperation;
@@ -170,6 +178,16 @@ export class BookingClient {
   /** PATCH /v1/bookings/{id} {orphaned: true}: left behind on purpose (deletion policy Orphan). Idempotent. */
   async markOrphaned(id: string, opts?: CallOptions): Promise<Booking> {
     const res = await this.call('markOrphaned', 'PATCH', `/v1/bookings/${encodeURIComponent(id)}`, { body: { orphaned: true }, ...opts });
+    return asBooking(res.body, res);
+  }
+
+  /**
+   * PUT /v1/bookings/{id}/owner: moves the booking to a new owner (and cluster),
+   * e.g. a ticket restored with a new uid adopting its booking. Idempotent; with
+   * expectedOwner it fails (owner_changed) when someone else moved it first.
+   */
+  async reown(id: string, req: ReownRequest, opts?: CallOptions): Promise<Booking> {
+    const res = await this.call('reown', 'PUT', `/v1/bookings/${encodeURIComponent(id)}/owner`, { body: req, ...opts });
     return asBooking(res.body, res);
   }
 

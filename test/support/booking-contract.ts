@@ -422,6 +422,43 @@ export function describeBookingContract(name: string, o: ContractOptions): void 
       }, timeout);
     });
 
+    describe('re-own (adoption after a restore)', () => {
+      test('PUT /owner moves the booking to a new owner and cluster, clears orphaned, and again is a no-op', async () => {
+        const c = client();
+        const [oldOwner, newOwner] = [owner(), owner()];
+        const { booking } = await c.createBooking(key(), { ...req(oldOwner, 3), cluster: 'cluster-old' });
+        const orphaned = await c.markOrphaned(booking.id);
+        const moved = await c.reown(booking.id, { owner: newOwner, ownerRef: 'restored/ticket', cluster: 'cluster-new', expectedOwner: oldOwner });
+        expectSchema(moved, 'Booking');
+        expect(moved).toMatchObject({
+          id: booking.id, owner: newOwner, ownerRef: 'restored/ticket', cluster: 'cluster-new', orphaned: false,
+          state: 'active', seats: 3, from: booking.from, to: booking.to, version: orphaned.version + 1,
+        });
+        // The same request again (a lost answer retried) changes nothing: same version, same updatedAt.
+        expect(await c.reown(booking.id, { owner: newOwner, ownerRef: 'restored/ticket', cluster: 'cluster-new', expectedOwner: oldOwner })).toEqual(moved);
+        expect((await c.listBookings({ owner: newOwner })).map((b) => b.id)).toEqual([booking.id]);
+        expect(await c.listBookings({ owner: oldOwner })).toEqual([]);
+        expect((await c.listBookings({ cluster: 'cluster-new', owner: newOwner })).map((b) => b.id)).toEqual([booking.id]);
+      }, timeout);
+
+      test('expectedOwner guards against a second adopter; cancelled and unknown bookings are refused; bad bodies are 400', async () => {
+        const c = client();
+        const [first, second, third] = [owner(), owner(), owner()];
+        const { booking } = await c.createBooking(key(), req(first));
+        await c.reown(booking.id, { owner: second, expectedOwner: first });
+        await expectPermanent(c.reown(booking.id, { owner: third, expectedOwner: first }), 'owner_changed');
+        expect((await c.getBooking(booking.id)).owner).toBe(second);
+        // Without expectedOwner the move is unconditional.
+        expect((await c.reown(booking.id, { owner: third })).owner).toBe(third);
+        for (const body of [{}, { owner: '' }, { owner: third, seats: 2 }, { owner: third, cluster: 7 }]) {
+          expectError(await rawRequest(o.target(), 'PUT', `/v1/bookings/${booking.id}/owner`, { body }), 400, 'invalid_request', false);
+        }
+        await c.cancelBooking(booking.id);
+        await expectPermanent(c.reown(booking.id, { owner: first }), 'booking_cancelled');
+        await expectPermanent(c.reown('bk_doesnotexist000', { owner: first }), 'booking_not_found');
+      }, timeout);
+    });
+
     describe('routes', () => {
       test('cities match ASCII case-insensitively; the booking echoes them exactly as sent', async () => {
         const c = client();
