@@ -2,7 +2,8 @@
  * The kubelet's part for the controller pods OLM creates, done on the host.
  * kwok marks pods Running without running anything; this runs, for every
  * controller pod bound to a node, the bundled controller (the image's
- * entry) as a host process, the way the kubelet would run its container:
+ * entry; per version label, optionally another build such as an older
+ * release's) as a host process, the way the kubelet would run its container:
  *
  *   - environment resolved from the pod spec: literal values, fieldRefs
  *     (metadata.name, metadata.namespace, metadata.annotations[...]) and
@@ -69,6 +70,8 @@ export interface PodRunnerOptions {
   selector: string;
   /** The bundled controller (image/controller-image.ts bundleController). */
   bundle: string;
+  /** Another bundle for pods of some versions (label app.kubernetes.io/version), e.g. an older release's controller. */
+  bundleFor?: Record<string, string>;
   /** Sampling period of the leader gauges. Default 100 ms. */
   sampleMs?: number;
   log?: (msg: string) => void;
@@ -156,8 +159,9 @@ export async function startPodRunner(o: PodRunnerOptions): Promise<PodRunner> {
       .filter((a) => !a.startsWith('--metrics-bind-address') && !a.startsWith('--health-probe-bind-address'))
       .concat([`--metrics-bind-address=127.0.0.1:${metricsPort}`, `--health-probe-bind-address=127.0.0.1:${healthPort}`]);
     if (stopping || byPod.has(name)) return;
-    const child = spawnTs(o.bundle, args, { ...env, KUBECONFIG: kubeconfig, LOG_LEVEL: 'debug' });
-    const p: PodProcess = { pod: name, version: pod.metadata?.labels?.['app.kubernetes.io/version'] ?? 'unknown', child, metricsPort, startedAt: Date.now() - t0 };
+    const version = pod.metadata?.labels?.['app.kubernetes.io/version'] ?? 'unknown';
+    const child = spawnTs(o.bundleFor?.[version] ?? o.bundle, args, { ...env, KUBECONFIG: kubeconfig, LOG_LEVEL: 'debug' });
+    const p: PodProcess = { pod: name, version, child, metricsPort, startedAt: Date.now() - t0 };
     void child.exited.then((code) => {
       p.stoppedAt = Date.now() - t0;
       p.exitCode = code;
