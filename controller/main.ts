@@ -13,6 +13,7 @@ import { ConfigError, loadConfig, usage, type ControllerConfig } from './config'
 import { sweepOrphans, type SweepBookings } from './flightticket/orphan-sweep';
 import { reconcileTicket, type Bookings, type CallOptions } from './flightticket/reconcile';
 import { KubeTickets } from './flightticket/kube-tickets';
+import { ticketMetrics } from './flightticket/ticket-metrics';
 import { TICKET_API, routeOf } from './flightticket/ticket';
 import { sleep } from './runtime/backoff';
 import { KubeClient, errorCode, isNotFound } from './runtime/client';
@@ -87,6 +88,8 @@ function lazyBookings(config: ControllerConfig, onRequest: (e: BookingRequestEve
     createBooking: (key, req, o) => get(o).createBooking(key, req, o),
     updateSeats: (id, seats, o) => get(o).updateSeats(id, seats, o),
     markOrphaned: (id, o) => get(o).markOrphaned(id, o),
+    findBooking: (id, o) => get(o).findBooking(id, o),
+    reown: (id, req, o) => get(o).reown(id, req, o),
     cancelBooking: (id, o) => get(o).cancelBooking(id, o),
   };
 }
@@ -163,6 +166,7 @@ export async function run(config: ControllerConfig, logger: Logger): Promise<voi
         registry,
       }),
   );
+  ticketMetrics(registry, () => informers.flatMap((i) => i.list()));
   const informerFor = (key: string) => (informers.length === 1 ? informers[0] : informers[namespaces.indexOf(key.split('/')[0])]);
   const events = new EventRecorder({ client, component: COMPONENT, instance: config.identity, logger });
   let elector: LeaderElector | undefined;

@@ -4,7 +4,7 @@
  * conditional on the resourceVersion that was read (409 if the cache was stale).
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
-import type { KubeClient } from '../runtime/client';
+import { isNotFound, PatchType, type KubeClient } from '../runtime/client';
 import { ensureFinalizer, patchStatus, removeFinalizer } from '../runtime/finalizer';
 import type { Informer } from '../runtime/informer';
 import type { CallOptions, Tickets } from './reconcile';
@@ -40,6 +40,24 @@ export class KubeTickets implements Tickets {
       fieldManager: 'flight-operator',
       signal: opts.signal,
     }) as unknown as Promise<FlightTicket>;
+  }
+
+  async setAnnotation(ticket: FlightTicket, key: string, value: string, opts: CallOptions = {}): Promise<FlightTicket> {
+    // The resourceVersion in a merge patch is a precondition: 409 when the cache was stale.
+    const patch = { metadata: { resourceVersion: ticket.metadata.resourceVersion, annotations: { [key]: value } } };
+    return this.client.patch<FlightTicket>(TICKET_API, ticket.metadata.namespace, ticket.metadata.name, patch, PatchType.MergePatch, {
+      fieldManager: 'flight-operator',
+      signal: opts.signal,
+    });
+  }
+
+  async liveUid(namespace: string, name: string, opts: CallOptions = {}): Promise<string | undefined> {
+    try {
+      return (await this.client.get(TICKET_API, namespace, name, opts.signal)).metadata?.uid;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
   }
 }
 

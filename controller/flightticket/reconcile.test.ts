@@ -1,7 +1,7 @@
 import type { Booking } from '../booking/client';
 import { PermanentBookingError, TransientBookingError } from '../booking/errors';
 import { reconcileTicket, type Bookings, type ReconcileDeps, type Tickets } from './reconcile';
-import { FINALIZER, type FlightTicket, type FlightTicketStatus } from './ticket';
+import { ADOPT_ANNOTATION, EXTERNAL_NAME_ANNOTATION, FINALIZER, type FlightTicket, type FlightTicketStatus } from './ticket';
 
 /** An in-memory booking API with the contract's semantics: idempotency replay, 422 on a reused key, seat inventory. */
 class FakeBookings implements Bookings {
@@ -72,6 +72,24 @@ class FakeBookings implements Bookings {
     b.orphaned = true;
     return { ...b };
   }
+  async findBooking(id: string) {
+    this.fault(`get ${id}`);
+    const b = this.bookings.get(id);
+    return b ? { ...b } : null;
+  }
+  async reown(id: string, req: { owner: string; ownerRef?: string; cluster?: string; expectedOwner?: string }) {
+    this.fault(`reown ${id}`);
+    const b = this.bookings.get(id)!;
+    if (req.expectedOwner !== undefined && b.owner !== req.expectedOwner && b.owner !== req.owner) throw new PermanentBookingError('owner_changed', `owned by ${b.owner}`);
+    Object.assign(b, { owner: req.owner, ownerRef: req.ownerRef ?? null, cluster: req.cluster ?? null, orphaned: false });
+    return { ...b };
+  }
+  /** A booking some earlier ticket (another uid) made, as a restore finds it. */
+  seed(b: Partial<Booking> & { id: string; owner: string }) {
+    const full: Booking = { from: 'Cairo', to: 'London', seats: 2, ownerRef: 'default/my-flight-ticket', cluster: null, orphaned: false, state: 'active', createdAt: '', updatedAt: '', version: 1, ...b };
+    this.bookings.set(b.id, full);
+    return full;
+  }
   async cancelBooking(id: string) {
     this.fault(`cancel ${id}`);
     const b = this.bookings.get(id)!;
@@ -112,6 +130,15 @@ class FakeTickets implements Tickets {
   }
   async updateStatus(t: FlightTicket, status: FlightTicketStatus) {
     return this.write(t, 'status', (s) => (s.status = structuredClone(status)));
+  }
+  async setAnnotation(t: FlightTicket, key: string, value: string) {
+    return this.write(t, `annotate ${key}=${value}`, (s) => (s.metadata.annotations = { ...s.metadata.annotations, [key]: value }));
+  }
+  /** Other tickets of the cluster, "namespace/name" -> uid, as a live read finds them. */
+  others = new Map<string, string>();
+  async liveUid(namespace: string, name: string) {
+    const key = `${namespace}/${name}`;
+    return key === `${this.stored?.metadata.namespace}/${this.stored?.metadata.name}` ? this.stored?.metadata.uid : this.others.get(key);
   }
   /** A user edit: a new generation. */
   edit(change: (t: FlightTicket) => void) {
@@ -154,7 +181,7 @@ describe('reconcileTicket', () => {
     // WHEN reconciled
     const result = await reconcile();
     // THEN
-    expect(tickets.writes).toEqual(['addFinalizer', 'status', 'status']);
+    expect(tickets.writes).toEqual(['addFinalizer', 'status', 'annotate flights.com/external-name=bk-1', 'status']);
     expect(bookings.active()).toMatchObject([{ id: 'bk-1', from: 'Cairo', to: 'London', seats: 2, owner: 'uid-1', ownerRef: 'default/my-flight-ticket' }]);
     expect(tickets.stored!.metadata.finalizers).toEqual([FINALIZER]);
     expect(tickets.stored!.status).toMatchObject({ bookingRef: 'bk-1', seats: 2, route: 'Cairo -> London', observedGeneration: 1 });
@@ -394,5 +421,128 @@ describe('reconcileTicket', () => {
     await reconcile(); // London booking found by owner, cancelled after Paris is booked
     expect(bookings.active()).toMatchObject([{ to: 'Paris' }]);
     expect(bookings.bookings.size).toBe(2);
+  });
+});
+
+describe('reconcileTicket: restore and adoption (flights.com/external-name)', () => {
+  const EXT = 'flights.com/external-name';
+  test('the annotation names are the documented ones', () => {
+    expect([EXTERNAL_NAME_ANNOTATION, ADOPT_ANNOTATION]).toEqual([EXT, 'flights.com/adopt']);
+  });
+
+  test('a booked ticket carries its booking id in flights.com/external-name, written once', async () => {
+    const { tickets, bookings, reconcile } = setup();
+    await reconcile();
+    expect(tickets.stored!.metadata.annotations).toMatchObject({ [EXT]: 'bk-1' });
+    expect(tickets.writes).toEqual(['addFinalizer', 'status', `annotate ${EXT}=bk-1`, 'status']);
+    tickets.writes = [];
+    bookings.calls.length = 0;
+    await reconcile();
+    expect(tickets.writes).toEqual([]);
+    expect(bookings.calls).toEqual(['list']);
+    // A route change moves the annotation to the new booking.
+    tickets.edit((t) => (t.spec.to = 'Paris'));
+    await reconcile();
+    expect(tickets.stored!.metadata.annotations).toMatchObject({ [EXT]: 'bk-2' });
+  });
+
+  test('restored with a new uid and no status, in the cluster that booked it: adopts the booking (no create, no cancel)', async () => {
+    // GIVEN the booking the ticket's earlier incarnation (uid old-uid) made in this cluster, and no ticket with that uid left
+    const { tickets, bookings, events, reconcile, deps } = setup({ from: 'cairo', to: 'LONDON', number: 2 }, { [EXT]: 'bk-9' });
+    deps.cluster = 'cluster-a';
+    bookings.seed({ id: 'bk-9', owner: 'old-uid', cluster: 'cluster-a', from: 'Cairo', to: 'London', orphaned: true });
+    // WHEN reconciled
+    await reconcile();
+    // THEN the booking is re-owned, guarded by its old owner, and the ticket is Ready with it
+    expect(bookings.calls).toEqual(['list', 'get bk-9', 'reown bk-9']);
+    expect(bookings.bookings.get('bk-9')).toMatchObject({ owner: 'uid-1', ownerRef: 'default/my-flight-ticket', cluster: 'cluster-a', orphaned: false, state: 'active' });
+    expect(bookings.bookings.size).toBe(1);
+    expect(tickets.stored!.status).toMatchObject({ bookingRef: 'bk-9', seats: 2 });
+    expect(ready(tickets.stored)).toMatchObject({ status: 'True', reason: 'Booked' });
+    expect(events).toEqual(['Normal Adopted: adopted booking bk-9 (Cairo -> London, 2 seats) from owner old-uid of cluster cluster-a']);
+    // AND afterwards it is an ordinary booked ticket: one list, no write
+    tickets.writes = [];
+    bookings.calls.length = 0;
+    await reconcile();
+    expect(bookings.calls).toEqual(['list']);
+    expect(tickets.writes).toEqual([]);
+  });
+
+  test('a booking that no longer exists (cancelled or unknown) is booked once, with an event saying so', async () => {
+    for (const gone of ['cancelled', 'unknown'] as const) {
+      const { tickets, bookings, events, reconcile, deps } = setup(undefined, { [EXT]: 'bk-9' });
+      deps.cluster = 'cluster-a';
+      if (gone === 'cancelled') bookings.seed({ id: 'bk-9', owner: 'old-uid', cluster: 'cluster-a', state: 'cancelled' });
+      await reconcile();
+      await reconcile();
+      expect(bookings.active()).toMatchObject([{ id: 'bk-1', owner: 'uid-1' }]);
+      expect(bookings.calls.filter((c) => c.startsWith('create'))).toEqual(['create Cairo->London']);
+      expect(events).toEqual([
+        `Warning BookingGone: booking bk-9 named by flights.com/external-name is ${gone === 'cancelled' ? 'cancelled' : 'unknown to the booking service'}; booking anew`,
+        'Normal Booked: booked bk-1: Cairo -> London, 2 seats',
+      ]);
+      expect(tickets.stored!.metadata.annotations).toMatchObject({ [EXT]: 'bk-1' });
+    }
+  });
+
+  test('a booking owned by another cluster is not taken (OwnedByAnotherCluster) until the ticket is marked for adoption', async () => {
+    const { tickets, bookings, events, reconcile, deps } = setup(undefined, { [EXT]: 'bk-9' });
+    deps.cluster = 'cluster-b';
+    bookings.seed({ id: 'bk-9', owner: 'old-uid', cluster: 'cluster-a' });
+    const result = await reconcile();
+    expect(bookings.calls).toEqual(['list', 'get bk-9']);
+    expect(bookings.bookings.get('bk-9')).toMatchObject({ owner: 'old-uid', cluster: 'cluster-a' });
+    expect(ready(tickets.stored)).toMatchObject({ status: 'False', reason: 'OwnedByAnotherCluster' });
+    expect(ready(tickets.stored)!.message).toBe(
+      'booking bk-9 belongs to cluster cluster-a (owner old-uid), not this one (cluster-b); annotate the ticket flights.com/adopt=true to take it over',
+    );
+    expect(events).toEqual([`Warning OwnedByAnotherCluster: ${ready(tickets.stored)!.message}`]);
+    expect(result).toEqual({ requeueAfter: 60_000 });
+    // Again: nothing new to say, nothing written.
+    tickets.writes = [];
+    await reconcile();
+    expect(tickets.writes).toEqual([]);
+    // WHEN a human marks it for adoption
+    tickets.edit((t) => (t.metadata.annotations = { ...t.metadata.annotations, 'flights.com/adopt': 'true' }));
+    await reconcile();
+    expect(bookings.bookings.get('bk-9')).toMatchObject({ owner: 'uid-1', cluster: 'cluster-b' });
+    expect(ready(tickets.stored)).toMatchObject({ status: 'True', reason: 'Booked' });
+    expect(bookings.bookings.size).toBe(1);
+  });
+
+  test('a booking still held by another live ticket of this cluster (a copied annotation) is not taken', async () => {
+    const { tickets, bookings, reconcile, deps } = setup(undefined, { [EXT]: 'bk-9', 'flights.com/adopt': 'true' });
+    deps.cluster = 'cluster-a';
+    bookings.seed({ id: 'bk-9', owner: 'uid-other', ownerRef: 'default/original', cluster: 'cluster-a' });
+    tickets.others.set('default/original', 'uid-other');
+    await reconcile();
+    expect(bookings.bookings.get('bk-9')!.owner).toBe('uid-other');
+    expect(bookings.bookings.size).toBe(1);
+    expect(ready(tickets.stored)).toMatchObject({ status: 'False', reason: 'OwnedByAnotherTicket' });
+    expect(ready(tickets.stored)!.message).toBe('booking bk-9 is held by ticket default/original (uid uid-other), which still exists');
+  });
+
+  test('a booking on another route or with other seats is not adopted (ExternalNameMismatch)', async () => {
+    const { tickets, bookings, reconcile, deps } = setup(undefined, { [EXT]: 'bk-9' });
+    deps.cluster = 'cluster-a';
+    bookings.seed({ id: 'bk-9', owner: 'old-uid', cluster: 'cluster-a', to: 'Paris', seats: 3 });
+    await reconcile();
+    expect(bookings.calls).toEqual(['list', 'get bk-9']);
+    expect(ready(tickets.stored)).toMatchObject({ status: 'False', reason: 'ExternalNameMismatch' });
+    expect(ready(tickets.stored)!.message).toBe('booking bk-9 is Cairo -> Paris, 3 seats; the ticket wants Cairo -> London, 2 seats: not adopted (remove flights.com/external-name to book anew)');
+  });
+
+  test('a second adopter that lost the race is told so and takes nothing', async () => {
+    const { tickets, bookings, reconcile, deps } = setup(undefined, { [EXT]: 'bk-9' });
+    deps.cluster = 'cluster-a';
+    bookings.seed({ id: 'bk-9', owner: 'old-uid', cluster: 'cluster-a' });
+    const realReown = bookings.reown.bind(bookings);
+    bookings.reown = async (id, req) => {
+      bookings.bookings.get(id)!.owner = 'uid-winner'; // someone else re-owned it between our read and our call
+      return realReown(id, req);
+    };
+    await reconcile();
+    expect(bookings.bookings.get('bk-9')!.owner).toBe('uid-winner');
+    expect(ready(tickets.stored)).toMatchObject({ status: 'False', reason: 'OwnerChanged' });
   });
 });

@@ -13,17 +13,21 @@
  *  - a route change books the new route before cancelling the old (step 6);
  *  - the finalizer goes only after the create that may still be in flight is
  *    settled and every booking is cancelled (step 1, finalize);
+ *  - a ticket restored with a new uid takes over the booking its
+ *    flights.com/external-name names instead of booking again, but only one
+ *    that matches its spec, that no live ticket of this cluster holds, and
+ *    that this cluster booked unless a human marked it for adoption (step 3b);
  *  - a reconcile with nothing to do makes one booking read and no write (step 7);
  *  - every booking and Kubernetes call carries the reconcile's signal, so a
  *    replica that loses its lease stops mid-reconcile (deps.signal).
  */
 import { randomUUID } from 'node:crypto';
 import { cityKey, sameRoute } from '../../booking-api/types';
-import type { Booking } from '../booking/client';
+import type { Booking, ReownRequest } from '../booking/client';
 import { PermanentBookingError, TransientBookingError } from '../booking/errors';
 import type { Result } from '../runtime/controller';
 import { semanticEqual, setCondition, type Condition } from '../runtime/conditions';
-import { DELETION_POLICY_ANNOTATION, FINALIZER, routeOf, type FlightTicket, type FlightTicketStatus } from './ticket';
+import { ADOPT_ANNOTATION, DELETION_POLICY_ANNOTATION, EXTERNAL_NAME_ANNOTATION, FINALIZER, routeOf, type FlightTicket, type FlightTicketStatus } from './ticket';
 
 /** Per-call options: the reconcile's signal goes to every call. */
 export interface CallOptions {
@@ -48,6 +52,10 @@ export interface Bookings {
   cancelBooking(id: string, opts?: CallOptions): Promise<Booking>;
   /** Marks a booking as deliberately left behind (deletion policy Orphan), so the orphan sweep keeps it. */
   markOrphaned(id: string, opts?: CallOptions): Promise<Booking>;
+  /** The booking, or null when the service does not know it. */
+  findBooking(id: string, opts?: CallOptions): Promise<Booking | null>;
+  /** Moves a booking to a new owner (adoption); owner_changed when expectedOwner no longer owns it. */
+  reown(id: string, req: ReownRequest, opts?: CallOptions): Promise<Booking>;
 }
 
 /** What the reconcile needs of the Kubernetes API, all optimistic-concurrency writes (409 on a stale object). */
@@ -58,6 +66,10 @@ export interface Tickets {
   removeFinalizer(ticket: FlightTicket, finalizer: string, opts?: CallOptions): Promise<void>;
   /** Replaces .status (merge patch of /status with the ticket's resourceVersion). */
   updateStatus(ticket: FlightTicket, status: FlightTicketStatus, opts?: CallOptions): Promise<FlightTicket>;
+  /** Sets one annotation (conflict-checked against the ticket's resourceVersion). */
+  setAnnotation(ticket: FlightTicket, key: string, value: string, opts?: CallOptions): Promise<FlightTicket>;
+  /** The uid of ticket namespace/name as the API server has it now (a live read), undefined when there is none. */
+  liveUid(namespace: string, name: string, opts?: CallOptions): Promise<string | undefined>;
 }
 
 export interface Events {
@@ -170,6 +182,14 @@ async function sync(latest: { ticket: FlightTicket }, deps: ReconcileDeps): Prom
   const onRoute = active.filter((b) => sameRoute(b, desired));
   let keep: Booking | undefined = onRoute.find((b) => b.id === before.bookingRef) ?? onRoute[0];
 
+  // 3b. Adopt: nothing of this uid is booked on the route, but the ticket names
+  //     a booking (restored from an export or a backup with a new uid).
+  if (!keep && !before.pendingBookingKey) {
+    const adoption = await adopt(latest.ticket, [before.bookingRef, ...active.map((b) => b.id)], deps);
+    if ('reason' in adoption) return recordNotReady(latest.ticket, adoption.reason, adoption.message, deps);
+    keep = adoption.booking;
+  }
+
   // 4. Create, when nothing is booked on the wanted route. The key is persisted
   //    first (a conflict-checked write), so a stale cache cannot book and a
   //    lost answer is replayed by the retry instead of booking twice.
@@ -213,7 +233,11 @@ async function sync(latest: { ticket: FlightTicket }, deps: ReconcileDeps): Prom
     events.normal(latest.ticket, 'RouteChanged', `cancelled booking ${stale.id} (${routeOf(stale)}); now holding ${keep.id} (${routeOf(keep)})`);
   }
 
-  // 7. Status, written only when something changed: a no-op reconcile writes nothing.
+  // 7. The booking's id on the ticket (survives export and restore), then the
+  //    status, each written only when it changed: a no-op reconcile writes nothing.
+  if (latest.ticket.metadata.annotations?.[EXTERNAL_NAME_ANNOTATION] !== keep.id) {
+    latest.ticket = await tickets.setAnnotation(latest.ticket, EXTERNAL_NAME_ANNOTATION, keep.id, { signal });
+  }
   const generation = latest.ticket.metadata.generation;
   const message = `booked ${keep.id}: ${routeOf(keep)}, ${keep.seats} seats`;
   const ready = setCondition(latest.ticket.status?.conditions, { type: 'Ready', status: 'True', reason: 'Booked', message, observedGeneration: generation }, now());
@@ -221,6 +245,62 @@ async function sync(latest: { ticket: FlightTicket }, deps: ReconcileDeps): Prom
   const status: FlightTicketStatus = { observedGeneration: generation, bookingRef: keep.id, seats: keep.seats, route: routeOf(keep), conditions };
   if (!semanticEqual(latest.ticket.status, status)) latest.ticket = await tickets.updateStatus(latest.ticket, status, { signal });
   return { requeueAfter: deps.driftInterval };
+}
+
+type Adoption = { booking?: Booking } | { reason: string; message: string };
+
+/**
+ * The booking named by flights.com/external-name, taken over when it is this
+ * ticket's to take: active, on the ticket's route with its seats, not held by
+ * a ticket that still exists in this cluster, and booked by this cluster (or
+ * the ticket is marked flights.com/adopt=true). Nothing to adopt (no
+ * annotation, the booking is this ticket's own, cancelled or unknown) answers
+ * no booking, and the reconcile books as for a new ticket.
+ */
+async function adopt(ticket: FlightTicket, own: Array<string | undefined>, deps: ReconcileDeps): Promise<Adoption> {
+  const { bookings, events, signal } = deps;
+  const name = ticket.metadata.annotations?.[EXTERNAL_NAME_ANNOTATION];
+  // No name, or one this ticket already knows as its own (a route change, a booking cancelled outside): nothing to adopt.
+  if (!name || own.includes(name)) return {};
+  const b = await bookings.findBooking(name, { signal });
+  // Our own booking, no longer active on the route: the create path repairs it and says so.
+  if (b?.owner === ticket.metadata.uid) return {};
+  if (!b || b.state !== 'active') {
+    const what = b ? 'cancelled' : 'unknown to the booking service';
+    events.warning(ticket, 'BookingGone', `booking ${name} named by ${EXTERNAL_NAME_ANNOTATION} is ${what}; booking anew`);
+    return {};
+  }
+  const want = ticket.spec;
+  if (!sameRoute(b, want) || b.seats !== want.number) {
+    return {
+      reason: 'ExternalNameMismatch',
+      message: `booking ${b.id} is ${routeOf(b)}, ${b.seats} seats; the ticket wants ${routeOf(want)}, ${want.number} seats: not adopted (remove ${EXTERNAL_NAME_ANNOTATION} to book anew)`,
+    };
+  }
+  const sameCluster = (b.cluster ?? undefined) === deps.cluster;
+  if (sameCluster) {
+    // The ticket that booked it may still be here (a copy of a ticket carries its annotation too).
+    const ref = /^([^/]+)\/([^/]+)$/.exec(b.ownerRef ?? '');
+    if (ref && (await deps.tickets.liveUid(ref[1]!, ref[2]!, { signal })) === b.owner) {
+      return { reason: 'OwnedByAnotherTicket', message: `booking ${b.id} is held by ticket ${b.ownerRef} (uid ${b.owner}), which still exists` };
+    }
+  } else if (ticket.metadata.annotations?.[ADOPT_ANNOTATION] !== 'true') {
+    // Whether that cluster is still alive cannot be seen from here: only a human can say it is not.
+    return {
+      reason: 'OwnedByAnotherCluster',
+      message: `booking ${b.id} belongs to cluster ${b.cluster ?? '(none)'} (owner ${b.owner}), not this one (${deps.cluster ?? '(none)'}); annotate the ticket ${ADOPT_ANNOTATION}=true to take it over`,
+    };
+  }
+  const { owner, ownerRef, cluster } = createRequest(ticket, deps);
+  let adopted: Booking;
+  try {
+    adopted = await bookings.reown(b.id, { owner, ownerRef, ...(cluster ? { cluster } : {}), expectedOwner: b.owner }, { signal });
+  } catch (err) {
+    if (err instanceof PermanentBookingError && err.code === 'owner_changed') return { reason: 'OwnerChanged', message: `booking ${b.id}: ${err.message}` };
+    throw err;
+  }
+  events.normal(ticket, 'Adopted', `adopted booking ${b.id} (${routeOf(b)}, ${b.seats} seats) from owner ${b.owner} of cluster ${b.cluster ?? '(none)'}`);
+  return { booking: adopted };
 }
 
 const syncedOk = (generation: number) => ({ type: 'Synced', status: 'True' as const, reason: 'ReconcileSuccess', message: 'the booking API accepted the last change', observedGeneration: generation });
@@ -234,11 +314,16 @@ const syncedOk = (generation: number) => ({ type: 'Synced', status: 'True' as co
  * finds nothing new to write.
  */
 async function recordPermanentFailure(ticket: FlightTicket, err: PermanentBookingError, deps: ReconcileDeps): Promise<Result> {
-  const now = (deps.now ?? (() => new Date()))();
-  const generation = ticket.metadata.generation;
   const reason = PERMANENT_REASONS[err.code] ?? 'BookingRejected';
   const held = ticket.status?.bookingRef;
   const message = `${routeOf(ticket.spec)} (${ticket.spec.number} seats): ${err.message}${held ? `; still holding booking ${held} (${ticket.status?.route}, ${ticket.status?.seats} seats)` : ''}`;
+  return recordNotReady(ticket, reason, message, deps);
+}
+
+/** Ready=False and Synced=False with the reason, a Warning event, and a re-check at the drift interval; nothing written when nothing changed. */
+async function recordNotReady(ticket: FlightTicket, reason: string, message: string, deps: ReconcileDeps): Promise<Result> {
+  const now = (deps.now ?? (() => new Date()))();
+  const generation = ticket.metadata.generation;
   let conditions: Condition[] = setCondition(ticket.status?.conditions, { type: 'Ready', status: 'False', reason, message, observedGeneration: generation }, now).conditions;
   conditions = setCondition(conditions, { type: 'Synced', status: 'False', reason: 'ReconcileError', message, observedGeneration: generation }, now).conditions;
   const status: FlightTicketStatus = { ...ticket.status, observedGeneration: generation, conditions };

@@ -9,6 +9,17 @@ export const FINALIZER = 'flights.com/booking';
 /** `Delete` (default) cancels the booking with the ticket; `Orphan` leaves it booked. */
 export const DELETION_POLICY_ANNOTATION = 'flights.com/deletion-policy';
 
+/**
+ * The booking this ticket holds, written by the controller once it holds one
+ * (Crossplane's crossplane.io/external-name). Unlike status and uid it is
+ * kept by `kubectl get -o yaml` exports, GitOps repos and backup tools, so a
+ * ticket restored with a new uid can find, and adopt, its booking.
+ */
+export const EXTERNAL_NAME_ANNOTATION = 'flights.com/external-name';
+
+/** "true": a human says the booking may be taken over from another cluster (that cluster is gone, or is being migrated away from). */
+export const ADOPT_ANNOTATION = 'flights.com/adopt';
+
 export interface FlightTicketSpec {
   from: string;
   to: string;
