@@ -57,6 +57,8 @@ export class FlightTicketOperator extends pulumi.ComponentResource {
   constructor(name: string, args: FlightTicketOperatorArgs, opts?: pulumi.ComponentResourceOptions) {
     super('flights:index:FlightTicketOperator', name, {}, opts);
     const s = validateSettings(args.settings);
+    // What the caller said this operator comes after (e.g. OLM): the namespace
+    // and the CatalogSource wait for it, everything else waits for them.
     const after = opts?.dependsOn ? { dependsOn: opts.dependsOn } : {};
     const operatorObjects = Testing.synth(new OperatorChart(new App(), 'operator', { settings: s, createNamespace: true })) as any[];
     const nsObject = operatorObjects.find((o) => o.kind === 'Namespace');

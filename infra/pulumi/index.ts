@@ -56,7 +56,7 @@ async function program(): Promise<Record<string, unknown>> {
         cluster: config.cluster,
       },
     },
-    { ...opts, ...(olm ? { dependsOn: [olm] } : {}) },
+    { ...opts, ...(olm ? { dependsOn: olm.ready } : {}) },
   );
   return {
     method: 'olm',

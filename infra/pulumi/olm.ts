@@ -42,6 +42,12 @@ export class Olm extends pulumi.ComponentResource {
   public readonly namespace: string;
   public readonly operatorNamespace: string;
   public readonly chart: k8s.helm.v3.Chart;
+  /**
+   * Every object of the chart, once created: what to depend on. A plain
+   * `dependsOn: olm` is not enough: the chart registers its objects only after
+   * the provider rendered it, so a dependent could start before OLM's CRDs.
+   */
+  public readonly ready: pulumi.Output<pulumi.Resource[]>;
 
   constructor(name: string, args: OlmArgs, opts?: pulumi.ComponentResourceOptions) {
     super('flights:index:Olm', name, {}, opts);
@@ -78,6 +84,7 @@ export class Olm extends pulumi.ComponentResource {
       },
       { parent: this },
     );
+    this.ready = this.chart.ready;
     this.registerOutputs({ namespace: this.namespace, operatorNamespace: this.operatorNamespace });
   }
 }
