@@ -7,7 +7,7 @@ import { waitFor } from '../../testenv/kube';
 import { k8s } from '../../testenv/kube';
 import { useNamespace } from '../../testenv/namespace';
 import type { Child } from '../support/child-process';
-import { applyCrd, createTicket, startBookings, startController, waitForReady, type BookingEnv } from '../support/operator-env';
+import { applyCrd, createTicket, metricsPort, startBookings, startController, waitForReady, type BookingEnv } from '../support/operator-env';
 
 const ns = useNamespace('leader');
 let bookings: BookingEnv;
@@ -21,17 +21,6 @@ afterAll(async () => {
   for (const c of controllers.values()) await c.stop();
   await bookings?.service.stop();
 });
-
-async function metricsPort(c: Child): Promise<number> {
-  return waitFor('the metrics listener', () => {
-    for (const line of c.lines) {
-      if (!line.includes('"listening"')) continue;
-      const e = JSON.parse(line) as { metrics?: boolean; port?: number };
-      if (e.metrics) return e.port;
-    }
-    return undefined;
-  });
-}
 
 /** Sum of booking_api_requests_total on a controller's /metrics. */
 async function bookingCalls(port: number): Promise<number> {

@@ -16,8 +16,8 @@ import { restoreEtcd, snapshotEtcd } from '../../testenv/etcd-backup';
 import { kubectl, waitFor } from '../../testenv/kube';
 import { EXTERNAL_NAME_ANNOTATION } from '../../controller/flightticket/ticket';
 import type { Child } from '../support/child-process';
-import { applyCrd, condition, createTicket, getTicket, startBookings, startController, waitForReady, type BookingEnv } from '../support/operator-env';
-import { allBookings, callDelta, counter, diffBookings, kubeSystemUid, metricsPort, writeCalls } from '../support/restore';
+import { applyCrd, condition, createTicket, getTicket, metricsPort, startBookings, startController, waitForReady, type BookingEnv } from '../support/operator-env';
+import { allBookings, callDelta, counter, diffBookings, kubeSystemUid, writeCalls } from '../support/restore';
 
 jest.setTimeout(600_000);
 

@@ -132,3 +132,15 @@ export async function ticketEvents(namespace: string, name: string): Promise<str
     .sort((a, b) => String(a.lastTimestamp ?? a.eventTime).localeCompare(String(b.lastTimestamp ?? b.eventTime)))
     .map((e) => `${e.type} ${e.reason}: ${e.message}`);
 }
+
+/** The port a controller child serves /metrics on (its "listening" log line). */
+export function metricsPort(c: Child): Promise<number> {
+  return waitFor('the metrics listener', () => {
+    for (const line of c.lines) {
+      if (!line.includes('"listening"')) continue;
+      const e = JSON.parse(line) as { metrics?: boolean; port?: number };
+      if (e.metrics) return e.port;
+    }
+    return undefined;
+  });
+}

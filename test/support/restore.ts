@@ -7,8 +7,7 @@
 import { parse, stringify } from 'yaml';
 import type { Booking } from '../../controller/booking/client';
 import { ADOPT_ANNOTATION } from '../../controller/flightticket/ticket';
-import { kubectl, waitFor } from '../../testenv/kube';
-import type { Child } from './child-process';
+import { kubectl } from '../../testenv/kube';
 import type { BookingEnv } from './operator-env';
 
 /** Every booking the service holds, by id. */
@@ -77,18 +76,6 @@ export function stripExport(exported: string, opts: { adopt?: boolean; only?: st
       return { ...rest, metadata: { ...metadata, annotations } };
     });
   return stringify({ apiVersion: 'v1', kind: 'List', items });
-}
-
-/** The port a controller child serves /metrics on (its "listening" log line). */
-export function metricsPort(c: Child): Promise<number> {
-  return waitFor('the metrics listener', () => {
-    for (const line of c.lines) {
-      if (!line.includes('"listening"')) continue;
-      const e = JSON.parse(line) as { metrics?: boolean; port?: number };
-      if (e.metrics) return e.port;
-    }
-    return undefined;
-  });
 }
 
 /** Sum of one counter over the label sets whose text includes every `match`, from a controller's /metrics. */
