@@ -1,0 +1,12 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { MONITORING_DIR, monitoringFiles } from './files';
+
+describe('monitoring/', () => {
+  test('is exactly what `npm run synth` generates (no drift, no stale files)', () => {
+    // GIVEN the committed folder WHEN the files are generated again THEN they are the same, file for file
+    const files = monitoringFiles();
+    expect(readdirSync(MONITORING_DIR).sort()).toEqual([...files.keys()].sort());
+    for (const [name, content] of files) expect({ name, content: readFileSync(join(MONITORING_DIR, name), 'utf8') }).toEqual({ name, content });
+  });
+});
