@@ -10,6 +10,7 @@ import { parseAllDocuments } from 'yaml';
 import { defaultSettings } from '../defaults';
 import { LATEST_RELEASE, RELEASES } from '../releases';
 import { formatFindings, opmRender, opmValidate, validateBundle, type FbcBlob } from '../validate/operator-framework';
+import { MONITORING_SINCE } from '../charts/bundle-chart';
 import { generateBundleManifests } from './generate';
 
 const bundleDir = join(__dirname, '..', '..', 'olm-bundle');
@@ -47,6 +48,24 @@ describe('olm-bundle/ under the operator-framework tools', () => {
       }
       const report = await validateBundle(dir, { k8sVersion: '1.36' });
       expect(report.bundleName).toBe(`flight-operator.v${version}`);
+      expect(formatFindings(report)).toBe('');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test(`GIVEN the release that adds monitoring (${MONITORING_SINCE}) THEN its bundle carries the ServiceMonitor, PrometheusRule and dashboard ConfigMap and passes them with zero findings`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), `bundle-${MONITORING_SINCE}-`));
+    try {
+      const files = generateBundleManifests(defaultSettings({ version: MONITORING_SINCE }));
+      const kinds = [...files.entries()].filter(([p]) => p.startsWith('manifests/')).map(([, c]) => (parseAllDocuments(c)[0].toJS() as { kind: string }).kind);
+      expect(kinds).toEqual(expect.arrayContaining(['ServiceMonitor', 'PrometheusRule', 'ConfigMap']));
+      for (const [path, content] of files) {
+        mkdirSync(dirname(join(dir, path)), { recursive: true });
+        writeFileSync(join(dir, path), content);
+      }
+      const report = await validateBundle(dir, { k8sVersion: '1.36' });
+      expect(report.bundleName).toBe(`flight-operator.v${MONITORING_SINCE}`);
       expect(formatFindings(report)).toBe('');
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -3,11 +3,21 @@ import { Construct } from 'constructs';
 import { ClusterServiceVersion } from '../constructs/cluster-service-version';
 import { FlightTicketCrd } from '../constructs/flightticket-crd';
 import { ICON_SVG, RELEASE } from '../defaults';
-import { LATEST_RELEASE, RELEASES } from '../releases';
+import { LATEST_RELEASE, RELEASES, versionAtLeast } from '../releases';
 import { OperatorSettings, validateSettings } from '../settings';
 import { SEED_TICKET } from './example-ticket-chart';
+import { MonitoringChart } from './monitoring-chart';
 import { OperatorChart } from './operator-chart';
 import { FlightTicket } from '../imports/flights.com';
+
+/**
+ * The first release whose bundle carries the ServiceMonitor, the
+ * PrometheusRule and the dashboard ConfigMap. Not yet in infra/releases.ts:
+ * bundles already released stay as they were, and OLM (v0.46) fails an
+ * InstallPlan whose bundle holds a kind the cluster does not serve, so from
+ * this release on an OLM install needs the prometheus-operator CRDs.
+ */
+export const MONITORING_SINCE = '0.3.0';
 
 export interface BundleChartProps {
   readonly settings: OperatorSettings;
@@ -44,12 +54,16 @@ export class BundleChart extends Chart {
       replaces: release?.replaces,
       skipRange: release?.skipRange,
     });
+    const monitoring = versionAtLeast(settings.version, MONITORING_SINCE) ? new MonitoringChart(new App(), 'monitoring') : undefined;
     // OLM installs these into the operator's namespace, so they carry none.
     for (const [name, source] of Object.entries({
       Config: model.controller.config,
       MetricsService: model.controller.metricsService,
       DisruptionBudget: model.controller.disruptionBudget,
       NetworkPolicy: model.networkPolicy.policy,
+      ...(monitoring
+        ? { ServiceMonitor: monitoring.serviceMonitor.serviceMonitor, PrometheusRule: monitoring.rules.rule, Dashboard: monitoring.dashboard.configMap }
+        : {}),
     })) {
       const json = ApiObject.of(source).toJson();
       delete json.metadata.namespace;
