@@ -4,6 +4,7 @@
  * cancelled or changed) and of the HTTP calls that could change one, and the
  * export / strip / re-apply of tickets.
  */
+import { readFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
 import type { Booking } from '../../controller/booking/client';
 import { ADOPT_ANNOTATION } from '../../controller/flightticket/ticket';
@@ -42,7 +43,11 @@ export function diffBookings(before: Map<string, Booking>, after: Map<string, Bo
 
 /** booking_http_requests_total of the calls that can change a booking, by "METHOD route", from the service's /metrics. */
 export async function writeCalls(env: BookingEnv): Promise<Record<string, number>> {
-  const text = await (await fetch(`${env.service.url}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+  const token = readFileSync(env.tokenFile, 'utf8').trim();
+  const res = await fetch(`${env.service.url}/metrics`, { headers: { Authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(5000) });
+  const text = await res.text();
+  // Never read "no calls" out of a page that is not the metrics (a 401 once made every count 0).
+  if (res.status !== 200 || !text.includes('# TYPE booking_http_requests_total counter')) throw new Error(`booking service /metrics: ${res.status} ${text.slice(0, 200)}`);
   const out: Record<string, number> = {};
   for (const m of text.matchAll(/^booking_http_requests_total\{method="([A-Z]+)",route="([^"]+)",code="\d+"\} (\d+)/gm)) {
     if (m[1] === 'GET') continue;
