@@ -28,6 +28,16 @@ function sortKeys(v: any): any {
   return v;
 }
 
+/** A generated bundle in a fresh temporary folder (the caller removes it). */
+function writeBundleDir(files: Map<string, string>, version: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `bundle-${version}-`));
+  for (const [path, content] of files) {
+    mkdirSync(dirname(join(dir, path)), { recursive: true });
+    writeFileSync(join(dir, path), content);
+  }
+  return dir;
+}
+
 describe('olm-bundle/ under the operator-framework tools', () => {
   test('the bundle passes every operatorframework-suite validator with zero errors and zero warnings', async () => {
     // GIVEN the committed bundle WHEN validated for Kubernetes 1.36
@@ -40,12 +50,8 @@ describe('olm-bundle/ under the operator-framework tools', () => {
 
   test.each(RELEASES.slice(0, -1).map((r) => r.version))('the bundle of the earlier release %s (in the catalog too) passes them with zero findings', async (version) => {
     // GIVEN the bundle the constructs generate for that version
-    const dir = mkdtempSync(join(tmpdir(), `bundle-${version}-`));
+    const dir = writeBundleDir(generateBundleManifests(defaultSettings({ version })), version);
     try {
-      for (const [path, content] of generateBundleManifests(defaultSettings({ version }))) {
-        mkdirSync(dirname(join(dir, path)), { recursive: true });
-        writeFileSync(join(dir, path), content);
-      }
       const report = await validateBundle(dir, { k8sVersion: '1.36' });
       expect(report.bundleName).toBe(`flight-operator.v${version}`);
       expect(formatFindings(report)).toBe('');
@@ -55,15 +61,11 @@ describe('olm-bundle/ under the operator-framework tools', () => {
   });
 
   test(`GIVEN the release that adds monitoring (${MONITORING_SINCE}) THEN its bundle carries the ServiceMonitor, PrometheusRule and dashboard ConfigMap and passes them with zero findings`, async () => {
-    const dir = mkdtempSync(join(tmpdir(), `bundle-${MONITORING_SINCE}-`));
+    const files = generateBundleManifests(defaultSettings({ version: MONITORING_SINCE }));
+    const kinds = [...files.entries()].filter(([p]) => p.startsWith('manifests/')).map(([, c]) => (parseAllDocuments(c)[0].toJS() as { kind: string }).kind);
+    expect(kinds).toEqual(expect.arrayContaining(['ServiceMonitor', 'PrometheusRule', 'ConfigMap']));
+    const dir = writeBundleDir(files, MONITORING_SINCE);
     try {
-      const files = generateBundleManifests(defaultSettings({ version: MONITORING_SINCE }));
-      const kinds = [...files.entries()].filter(([p]) => p.startsWith('manifests/')).map(([, c]) => (parseAllDocuments(c)[0].toJS() as { kind: string }).kind);
-      expect(kinds).toEqual(expect.arrayContaining(['ServiceMonitor', 'PrometheusRule', 'ConfigMap']));
-      for (const [path, content] of files) {
-        mkdirSync(dirname(join(dir, path)), { recursive: true });
-        writeFileSync(join(dir, path), content);
-      }
       const report = await validateBundle(dir, { k8sVersion: '1.36' });
       expect(report.bundleName).toBe(`flight-operator.v${MONITORING_SINCE}`);
       expect(formatFindings(report)).toBe('');
