@@ -17,18 +17,11 @@ import { kubectl, waitFor } from '../../testenv/kube';
 import { EXTERNAL_NAME_ANNOTATION } from '../../controller/flightticket/ticket';
 import type { Child } from '../support/child-process';
 import { applyCrd, condition, createTicket, getTicket, metricsPort, startBookings, startController, waitForReady, type BookingEnv } from '../support/operator-env';
-import { allBookings, callDelta, counter, diffBookings, kubeSystemUid, writeCalls } from '../support/restore';
+import { allBookings, callDelta, counter, diffBookings, kubeSystemUid, RESTORE_TICKETS as SPECS, writeCalls } from '../support/restore';
 
 jest.setTimeout(600_000);
 
 const NS = 'restore-etcd';
-const SPECS: Array<[string, { from: string; to: string; number: number }]> = [
-  ['cairo-london', { from: 'Cairo', to: 'London', number: 2 }],
-  ['paris-rome', { from: 'Paris', to: 'Rome', number: 4 }],
-  ['tokyo-sydney', { from: 'Tokyo', to: 'Sydney', number: 1 }],
-  ['mixed-case', { from: 'new york', to: 'TORONTO', number: 3 }],
-  ['ten-seats', { from: 'Doha', to: 'Delhi', number: 10 }],
-];
 
 const work = mkdtempSync(path.join(tmpdir(), 'restore-etcd-'));
 const log = (m: string) => process.stderr.write(`restore-etcd: ${m}\n`);

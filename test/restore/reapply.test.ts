@@ -13,18 +13,11 @@ import { kubectl, waitFor } from '../../testenv/kube';
 import { EXTERNAL_NAME_ANNOTATION } from '../../controller/flightticket/ticket';
 import type { Child } from '../support/child-process';
 import { applyCrd, condition, createTicket, getTicket, startBookings, startController, ticketEvents, ticketsApi, TICKETS, waitForReady, type BookingEnv } from '../support/operator-env';
-import { allBookings, callDelta, diffBookings, kubeSystemUid, stripExport, writeCalls } from '../support/restore';
+import { allBookings, callDelta, diffBookings, kubeSystemUid, RESTORE_TICKETS as SPECS, stripExport, writeCalls } from '../support/restore';
 
 jest.setTimeout(600_000);
 
 const NS = 'restore-reapply';
-const SPECS: Array<[string, { from: string; to: string; number: number }]> = [
-  ['cairo-london', { from: 'Cairo', to: 'London', number: 2 }],
-  ['paris-rome', { from: 'Paris', to: 'Rome', number: 4 }],
-  ['tokyo-sydney', { from: 'Tokyo', to: 'Sydney', number: 1 }],
-  ['mixed-case', { from: 'new york', to: 'TORONTO', number: 3 }],
-  ['ten-seats', { from: 'Doha', to: 'Delhi', number: 10 }],
-];
 /** Exported with the others, deleted in the old cluster afterwards (so its booking is cancelled). */
 const GONE = 'gone';
 

@@ -11,6 +11,15 @@ import { ADOPT_ANNOTATION } from '../../controller/flightticket/ticket';
 import { kubectl } from '../../testenv/kube';
 import type { BookingEnv } from './operator-env';
 
+/** The tickets both restore tests book before the restore: mixed routes, seat counts and spellings. */
+export const RESTORE_TICKETS: Array<[string, { from: string; to: string; number: number }]> = [
+  ['cairo-london', { from: 'Cairo', to: 'London', number: 2 }],
+  ['paris-rome', { from: 'Paris', to: 'Rome', number: 4 }],
+  ['tokyo-sydney', { from: 'Tokyo', to: 'Sydney', number: 1 }],
+  ['mixed-case', { from: 'new york', to: 'TORONTO', number: 3 }],
+  ['ten-seats', { from: 'Doha', to: 'Delhi', number: 10 }],
+];
+
 /** Every booking the service holds, by id. */
 export function allBookings(env: BookingEnv): Map<string, Booking> {
   const out = new Map<string, Booking>();
