@@ -14,7 +14,7 @@ import { sweepOrphans, type SweepBookings } from './flightticket/orphan-sweep';
 import { reconcileTicket, type Bookings, type CallOptions } from './flightticket/reconcile';
 import { KubeTickets } from './flightticket/kube-tickets';
 import { ticketMetrics } from './flightticket/ticket-metrics';
-import { TICKET_API, routeOf } from './flightticket/ticket';
+import { onlyExternalNameRecorded, TICKET_API, routeOf } from './flightticket/ticket';
 import { sleep } from './runtime/backoff';
 import { KubeClient, errorCode, isNotFound } from './runtime/client';
 import { Controller } from './runtime/controller';
@@ -135,8 +135,9 @@ function sweepMetrics(registry: Registry) {
 
 /**
  * Spec, deletion or annotation changes need work. Status and finalizer
- * updates are our own writes: reacting to them would run a second reconcile
- * at once, cutting short a Retry-After backoff.
+ * updates, and recording the booking held in flights.com/external-name, are
+ * our own writes: reacting to them would run a second reconcile at once,
+ * cutting short a Retry-After backoff.
  */
 function needsReconcile(oldObj: k8s.KubernetesObject, newObj: k8s.KubernetesObject): boolean {
   const a = oldObj.metadata ?? {};
@@ -144,7 +145,7 @@ function needsReconcile(oldObj: k8s.KubernetesObject, newObj: k8s.KubernetesObje
   return (
     a.generation !== b.generation ||
     String(a.deletionTimestamp) !== String(b.deletionTimestamp) ||
-    JSON.stringify(a.annotations ?? {}) !== JSON.stringify(b.annotations ?? {})
+    (JSON.stringify(a.annotations ?? {}) !== JSON.stringify(b.annotations ?? {}) && !onlyExternalNameRecorded(oldObj as never, newObj as never))
   );
 }
 

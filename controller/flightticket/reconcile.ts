@@ -233,17 +233,19 @@ async function sync(latest: { ticket: FlightTicket }, deps: ReconcileDeps): Prom
     events.normal(latest.ticket, 'RouteChanged', `cancelled booking ${stale.id} (${routeOf(stale)}); now holding ${keep.id} (${routeOf(keep)})`);
   }
 
-  // 7. The booking's id on the ticket (survives export and restore), then the
-  //    status, each written only when it changed: a no-op reconcile writes nothing.
-  if (latest.ticket.metadata.annotations?.[EXTERNAL_NAME_ANNOTATION] !== keep.id) {
-    latest.ticket = await tickets.setAnnotation(latest.ticket, EXTERNAL_NAME_ANNOTATION, keep.id, { signal });
-  }
+  // 7. Status, then the booking's id on the ticket (it survives export and
+  //    restore), each written only when it changed: a no-op reconcile writes
+  //    nothing. The id goes second so that, when it lands, it equals
+  //    status.bookingRef and the watch can tell it is our own write.
   const generation = latest.ticket.metadata.generation;
   const message = `booked ${keep.id}: ${routeOf(keep)}, ${keep.seats} seats`;
   const ready = setCondition(latest.ticket.status?.conditions, { type: 'Ready', status: 'True', reason: 'Booked', message, observedGeneration: generation }, now());
   const conditions = setCondition(ready.conditions, syncedOk(generation), now()).conditions;
   const status: FlightTicketStatus = { observedGeneration: generation, bookingRef: keep.id, seats: keep.seats, route: routeOf(keep), conditions };
   if (!semanticEqual(latest.ticket.status, status)) latest.ticket = await tickets.updateStatus(latest.ticket, status, { signal });
+  if (latest.ticket.metadata.annotations?.[EXTERNAL_NAME_ANNOTATION] !== keep.id) {
+    latest.ticket = await tickets.setAnnotation(latest.ticket, EXTERNAL_NAME_ANNOTATION, keep.id, { signal });
+  }
   return { requeueAfter: deps.driftInterval };
 }
 

@@ -54,3 +54,23 @@ export interface FlightTicket {
 }
 
 export const routeOf = (r: { from: string; to: string }) => `${r.from} -> ${r.to}`;
+
+/**
+ * True when the only change between two versions of a ticket is the
+ * controller recording the booking it holds (flights.com/external-name set to
+ * status.bookingRef): our own write, which needs no second reconcile. Any
+ * other annotation change, or an external name that differs from the
+ * booking held (a user importing a booking), still does.
+ */
+export function onlyExternalNameRecorded(
+  before: { metadata?: { annotations?: Record<string, string> } },
+  after: { metadata?: { annotations?: Record<string, string> }; status?: { bookingRef?: string } },
+): boolean {
+  const a = { ...before.metadata?.annotations };
+  const b = { ...after.metadata?.annotations };
+  const recorded = b[EXTERNAL_NAME_ANNOTATION];
+  if (recorded === undefined || recorded !== after.status?.bookingRef || a[EXTERNAL_NAME_ANNOTATION] === recorded) return false;
+  delete a[EXTERNAL_NAME_ANNOTATION];
+  delete b[EXTERNAL_NAME_ANNOTATION];
+  return JSON.stringify(a) === JSON.stringify(b);
+}

@@ -16,8 +16,8 @@ import { restoreEtcd, snapshotEtcd } from '../../testenv/etcd-backup';
 import { kubectl, waitFor } from '../../testenv/kube';
 import { EXTERNAL_NAME_ANNOTATION } from '../../controller/flightticket/ticket';
 import type { Child } from '../support/child-process';
-import { applyCrd, condition, createTicket, getTicket, metricsPort, startBookings, startController, waitForReady, type BookingEnv } from '../support/operator-env';
-import { allBookings, callDelta, counter, diffBookings, kubeSystemUid, RESTORE_TICKETS as SPECS, writeCalls } from '../support/restore';
+import { applyCrd, condition, createTicket, getTicket, metricsPort, startBookings, startController, type BookingEnv } from '../support/operator-env';
+import { allBookings, callDelta, counter, diffBookings, kubeSystemUid, RESTORE_TICKETS as SPECS, waitForBooked, writeCalls } from '../support/restore';
 
 jest.setTimeout(600_000);
 
@@ -58,9 +58,8 @@ test('etcd snapshot, control plane destroyed, restored into a new one: every tic
   for (const [name, spec] of SPECS) await createTicket(NS, name, spec);
   const booked = new Map<string, { uid: string; bookingRef: string }>();
   for (const [name] of SPECS) {
-    const t = await waitForReady(NS, name, 60_000, controller);
-    // The booking's id is on the ticket as its external name (written just before the Ready status).
-    expect(t.metadata.annotations?.[EXTERNAL_NAME_ANNOTATION]).toBe(t.status!.bookingRef);
+    // Ready, and the booking's id on the ticket as its external name (written right after the Ready status).
+    const t = await waitForBooked(NS, name, controller);
     booked.set(name, { uid: t.metadata.uid, bookingRef: t.status!.bookingRef! });
   }
   const identity = await kubeSystemUid();

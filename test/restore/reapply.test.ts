@@ -12,8 +12,8 @@ import { startCluster, type Cluster } from '../../testenv/cluster';
 import { kubectl, waitFor } from '../../testenv/kube';
 import { EXTERNAL_NAME_ANNOTATION } from '../../controller/flightticket/ticket';
 import type { Child } from '../support/child-process';
-import { applyCrd, condition, createTicket, getTicket, startBookings, startController, ticketEvents, ticketsApi, TICKETS, waitForReady, type BookingEnv } from '../support/operator-env';
-import { allBookings, callDelta, diffBookings, kubeSystemUid, RESTORE_TICKETS as SPECS, stripExport, writeCalls } from '../support/restore';
+import { applyCrd, condition, createTicket, getTicket, startBookings, startController, ticketEvents, ticketsApi, TICKETS, type BookingEnv } from '../support/operator-env';
+import { allBookings, callDelta, diffBookings, kubeSystemUid, RESTORE_TICKETS as SPECS, stripExport, waitForBooked, writeCalls } from '../support/restore';
 
 jest.setTimeout(600_000);
 
@@ -49,7 +49,7 @@ beforeAll(async () => {
   const all: typeof SPECS = [...SPECS, [GONE, { from: 'Rome', to: 'Madrid', number: 2 }]];
   for (const [name, spec] of all) await createTicket(NS, name, spec);
   for (const [name] of all) {
-    const t = await waitForReady(NS, name, 60_000, oldController);
+    const t = await waitForBooked(NS, name, oldController);
     booked.set(name, { uid: t.metadata.uid, bookingRef: t.status!.bookingRef! });
   }
   // AND their export, as a user takes it
@@ -129,7 +129,7 @@ test('after the old cluster is gone, the tickets re-applied with flights.com/ado
   const t0 = Date.now();
   await apply(stripExport(exported, { adopt: true, only: SPECS.map(([n]) => n) }));
   const tickets = [];
-  for (const [name] of SPECS) tickets.push(await waitForReady(NS, name, 60_000, freshController));
+  for (const [name] of SPECS) tickets.push(await waitForBooked(NS, name, freshController));
   const allReadyS = (Date.now() - t0) / 1000;
   // THEN each holds the booking it had, now owned by its new uid in this cluster
   for (const t of tickets) {
@@ -168,7 +168,7 @@ test('a re-applied ticket whose booking was cancelled since the export is booked
   use(fresh);
   const before = allBookings(bookings);
   await apply(stripExport(exported, { adopt: true, only: [GONE] }));
-  const t = await waitForReady(NS, GONE, 60_000, freshController);
+  const t = await waitForBooked(NS, GONE, freshController);
   const was = booked.get(GONE)!.bookingRef;
   expect(t.status?.bookingRef).not.toBe(was);
   expect(t.metadata.annotations?.[EXTERNAL_NAME_ANNOTATION]).toBe(t.status?.bookingRef);

@@ -7,9 +7,10 @@
 import { readFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
 import type { Booking } from '../../controller/booking/client';
-import { ADOPT_ANNOTATION } from '../../controller/flightticket/ticket';
-import { kubectl } from '../../testenv/kube';
-import type { BookingEnv } from './operator-env';
+import { ADOPT_ANNOTATION, EXTERNAL_NAME_ANNOTATION } from '../../controller/flightticket/ticket';
+import { kubectl, waitFor } from '../../testenv/kube';
+import type { Child } from './child-process';
+import { waitForReady, type BookingEnv, type Ticket } from './operator-env';
 
 /** The tickets both restore tests book before the restore: mixed routes, seat counts and spellings. */
 export const RESTORE_TICKETS: Array<[string, { from: string; to: string; number: number }]> = [
@@ -106,4 +107,16 @@ export async function counter(port: number, name: string, ...match: string[]): P
 /** The uid of kube-system: the controller's cluster identity. */
 export async function kubeSystemUid(): Promise<string> {
   return (await kubectl(['get', 'namespace', 'kube-system', '-o', 'jsonpath={.metadata.uid}'])).stdout.trim();
+}
+
+/** Ready for its current generation and its booking recorded in flights.com/external-name (the write right after the Ready status). */
+export function waitForBooked(namespace: string, name: string, controller: Child): Promise<Ticket> {
+  return waitFor(
+    `${namespace}/${name} Ready with its booking recorded in ${EXTERNAL_NAME_ANNOTATION}`,
+    async () => {
+      const t = await waitForReady(namespace, name, 60_000, controller);
+      return t.metadata.annotations?.[EXTERNAL_NAME_ANNOTATION] === t.status?.bookingRef ? t : undefined;
+    },
+    { timeoutMs: 60_000 },
+  );
 }
