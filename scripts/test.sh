@@ -9,7 +9,7 @@ tsc -p tsconfig.json
 echo "== lint"
 eslint --max-warnings 0 .
 echo "== upstream tools (built from Go modules on first use, then cached)"
-for family in k8s kwok opm bundle-validate olm pulumi promtool prometheus-crds; do
+for family in k8s kwok opm bundle-validate olm pulumi promtool prometheus-crds etcd; do
   echo "$family: $(tools/ensure.sh "$family")"
 done
 echo "== jest (unit, then integration against a real control plane)"
