@@ -12,11 +12,11 @@ import { PermanentBookingError } from './booking/errors';
 import { ConfigError, loadConfig, usage, type ControllerConfig } from './config';
 import { sweepOrphans, type SweepBookings } from './flightticket/orphan-sweep';
 import { reconcileTicket, type Bookings, type CallOptions } from './flightticket/reconcile';
-import { KubeTickets } from './flightticket/kube-tickets';
+import { KubeTickets, liveTicketUid } from './flightticket/kube-tickets';
 import { ticketMetrics } from './flightticket/ticket-metrics';
 import { onlyExternalNameRecorded, TICKET_API, routeOf } from './flightticket/ticket';
 import { sleep } from './runtime/backoff';
-import { KubeClient, errorCode, isNotFound } from './runtime/client';
+import { KubeClient, errorCode } from './runtime/client';
 import { Controller } from './runtime/controller';
 import { EventRecorder } from './runtime/events';
 import { ProbeServer } from './runtime/health';
@@ -230,14 +230,7 @@ export async function run(config: ControllerConfig, logger: Logger): Promise<voi
           signal,
           watches: (ns) => watched.size === 0 || watched.has(ns),
           cachedUids: () => new Set(informers.flatMap((i) => i.list().map((t) => t.metadata?.uid ?? ''))),
-          liveUid: async (namespace, name, o) => {
-            try {
-              return (await client.get(TICKET_API, namespace, name, o.signal)).metadata?.uid;
-            } catch (err) {
-              if (isNotFound(err)) return undefined;
-              throw err;
-            }
-          },
+          liveUid: (namespace, name, o) => liveTicketUid(client, namespace, name, o),
           onCancelled: (b, ref) => {
             metrics.cancelled.inc();
             const message = `cancelled orphaned booking ${b.id} (${routeOf(b)}, ${b.seats} seats): its ticket ${ref.namespace}/${ref.name} (uid ${b.owner}) no longer exists`;

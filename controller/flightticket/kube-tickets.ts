@@ -51,13 +51,18 @@ export class KubeTickets implements Tickets {
     });
   }
 
-  async liveUid(namespace: string, name: string, opts: CallOptions = {}): Promise<string | undefined> {
-    try {
-      return (await this.client.get(TICKET_API, namespace, name, opts.signal)).metadata?.uid;
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
+  liveUid(namespace: string, name: string, opts: CallOptions = {}): Promise<string | undefined> {
+    return liveTicketUid(this.client, namespace, name, opts);
+  }
+}
+
+/** The uid of ticket namespace/name read live from the API server (not the cache), undefined when there is none. */
+export async function liveTicketUid(client: KubeClient, namespace: string, name: string, opts: CallOptions = {}): Promise<string | undefined> {
+  try {
+    return (await client.get(TICKET_API, namespace, name, opts.signal)).metadata?.uid;
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
   }
 }
 
