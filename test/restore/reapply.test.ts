@@ -182,3 +182,27 @@ test('a re-applied ticket whose booking was cancelled since the export is booked
   );
   log(JSON.stringify({ restore: 're-apply, booking cancelled since the export', bookingsCreated: diff.created.length, bookingsCancelled: diff.cancelled.length }));
 });
+
+test('a copy of a ticket (same external name, another name) does not take the booking its original holds: Ready=False OwnedByAnotherTicket', async () => {
+  use(fresh);
+  const [name] = SPECS[0]!;
+  const original = (await getTicket(NS, name))!;
+  const before = allBookings(bookings);
+  const calls = await writeCalls(bookings);
+  // WHEN the exported ticket is applied again under another name, marked for adoption
+  const copy = stripExport(exported, { adopt: true, only: [name] }).replace(`name: ${name}`, 'name: copy-of-ticket');
+  await apply(copy);
+  // THEN the copy says who holds the booking (read live from the API server), and nothing changed at the booking service
+  const refused = await waitFor('the refusal', async () => {
+    const t = await getTicket(NS, 'copy-of-ticket');
+    return condition(t, 'Ready')?.reason === 'OwnedByAnotherTicket' ? t : undefined;
+  }).catch((e: Error) => {
+    throw new Error(`${e.message}\ncontroller log:\n${freshController.tail()}`);
+  });
+  expect(condition(refused, 'Ready')).toMatchObject({
+    status: 'False',
+    message: `booking ${original.status!.bookingRef} is held by ticket ${NS}/${name} (uid ${original.metadata.uid}), which still exists`,
+  });
+  expect(diffBookings(before, allBookings(bookings))).toEqual({ created: [], cancelled: [], changed: [] });
+  expect(callDelta(calls, await writeCalls(bookings))).toEqual({});
+});
