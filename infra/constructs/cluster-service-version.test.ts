@@ -33,6 +33,8 @@ describe('ClusterServiceVersion', () => {
       ].sort(),
     );
     expect(csv.metadata.annotations.containerImage).toBe(settings.image);
+    // Install, upgrade and restore are each shown by tests on a real OLM (test/olm, test/restore).
+    expect(csv.metadata.annotations.capabilities).toBe('Full Lifecycle');
     expect(csv.metadata.annotations['operatorframework.io/suggested-namespace']).toBe('flight-operator-system');
   });
 

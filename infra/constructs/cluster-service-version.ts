@@ -49,7 +49,13 @@ export class ClusterServiceVersion extends Construct {
         name: `${s.packageName}.v${s.version}`,
         annotations: {
           'alm-examples': JSON.stringify(props.examples, null, 2),
-          capabilities: 'Basic Install',
+          // Level 3 of the Operator Framework's capability model, each level
+          // shown by tests on a real OLM and control plane: install
+          // (test/olm/subscription-install), seamless upgrade keeping every
+          // booking (test/olm/upgrade), backup and restore without rebooking
+          // (test/restore). Deep Insights waits for a release whose bundle
+          // ships the alerts and dashboard (MONITORING_SINCE).
+          capabilities: 'Full Lifecycle',
           categories: 'Integration & Delivery',
           containerImage: s.image,
           createdAt: props.createdAt,
