@@ -250,8 +250,23 @@ async function bookTickets(namespace: string): Promise<Obj[]> {
  * reconcile counter), then each ticket's seat change is carried out by a
  * 0.2.0 pod (observedGeneration, Booked column, the event's reporting pod).
  */
+/**
+ * The pod that leads now, if it runs `version`. OLM can roll the new
+ * Deployment once more after the CSV succeeded (a second ReplicaSet), so the
+ * leader seen first may be gone by the time its metrics are read.
+ */
+function leaderNow(runner: PodRunner, first: string, version = '0.2.0'): string | undefined {
+  const running = runner.running();
+  if (running.some((p) => p.pod === first)) return first;
+  const last = runner.samples[runner.samples.length - 1];
+  return last?.leaders.find((l) => running.some((p) => p.pod === l && p.version === version));
+}
+
 async function assertReconciledByNew(namespace: string, runner: PodRunner, leader: string): Promise<void> {
-  await waitWithOlm(olm, `the 0.2.0 leader ${leader} to reconcile all ${TICKETS_PER_NAMESPACE} tickets`, async () => reconciles(await runner.metrics(leader)) >= TICKETS_PER_NAMESPACE, {
+  await waitWithOlm(olm, `the 0.2.0 leader ${leader} to reconcile all ${TICKETS_PER_NAMESPACE} tickets`, async () => {
+    const pod = leaderNow(runner, leader);
+    return pod !== undefined && reconciles(await runner.metrics(pod)) >= TICKETS_PER_NAMESPACE;
+  }, {
     timeoutMs: 60_000,
     diagnose: () => diagnose(namespace, runner),
   });
@@ -470,7 +485,9 @@ async function assertLedgerUnchangedAfterReconcile(runner: PodRunner, leader: st
     olm,
     `the new leader ${leader} to reconcile every ticket and finish an orphan sweep`,
     async () => {
-      const m = await runner.metrics(leader);
+      const pod = leaderNow(runner, leader);
+      if (pod === undefined) return false;
+      const m = await runner.metrics(pod);
       return reconciles(m) >= TICKETS_PER_NAMESPACE && sweeps(m) >= 1;
     },
     { timeoutMs: 60_000, diagnose: () => diagnose(namespace, runner) },
