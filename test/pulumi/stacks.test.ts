@@ -249,7 +249,12 @@ describe('the olm stack', () => {
     timings.olmPreview = preview.seconds;
     // WHEN up, with OLM's operators started beside the cluster as soon as the stack has created OLM's CRDs
     const up = p.ok(['up', '-s', 'olm', '--yes', '--skip-preview', '--non-interactive'], 900_000);
-    olm = await startOlm({ installClusterObjects: false, readyTimeoutMs: 600_000 });
+    // `up` cannot finish before OLM runs (it waits for the CSV): if it ends first, it failed; say why at once.
+    const olmStarting = startOlm({ installClusterObjects: false, readyTimeoutMs: 600_000 });
+    olm = await Promise.race([olmStarting, up.then((r) => Promise.reject(new Error(`pulumi up ended before OLM started:\n${r.stdout}\n${r.stderr}`)))]).catch((e) => {
+      void olmStarting.then((o) => o.stop(), () => undefined); // no OLM left running when this fails
+      throw e;
+    });
     const done = await up;
     timings.olmUp = done.seconds;
     // THEN OLM installed the CSV and its Deployment; the stack exported it
