@@ -15,7 +15,7 @@
  * Timings go to bench/results/pulumi.json.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -226,9 +226,13 @@ describe('the olm stack', () => {
     const port = await freePort();
     catalogAddress = `127.0.0.1:${port}`;
     const cacheDir = mkdtempSync(path.join(work, 'opm-cache-'));
-    opm = spawn(await toolPath('opm', 'opm'), ['serve', path.join(REPO_ROOT, 'olm-bundle', 'catalog'), '-p', String(port), `--cache-dir=${cacheDir}`, '--cache-enforce-integrity=false'], {
-      stdio: 'ignore',
-    });
+    // Its own pprof port too: the default (localhost:6060) is taken whenever another opm serve runs.
+    const opmLog = openSync(path.join(work, 'opm.log'), 'a');
+    opm = spawn(
+      await toolPath('opm', 'opm'),
+      ['serve', path.join(REPO_ROOT, 'olm-bundle', 'catalog'), '-p', String(port), `--pprof-addr=127.0.0.1:${await freePort()}`, `--cache-dir=${cacheDir}`, '--cache-enforce-integrity=false'],
+      { stdio: ['ignore', opmLog, opmLog] },
+    );
     await waitFor(`opm serve on ${catalogAddress}`, () => new Promise<boolean>((resolve) => {
       const s = net.connect(port, '127.0.0.1');
       s.once('connect', () => (s.destroy(), resolve(true)));
