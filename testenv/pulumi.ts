@@ -69,7 +69,6 @@ function baseEnv(bin: string, home: string, olmChart: string): NodeJS.ProcessEnv
     PULUMI_HOME: home,
     PULUMI_SKIP_UPDATE_CHECK: 'true',
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: 'true',
-    PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: 'true',
     FLIGHT_OLM_CHART: olmChart,
     // The provider comes from PULUMI_HOME (registered above), not from PATH.
     PULUMI_IGNORE_AMBIENT_PLUGINS: 'true',
