@@ -19,7 +19,20 @@ export const RELEASES: readonly Release[] = [
   { version: '0.1.0', createdAt: '2026-11-22T00:00:00Z' },
   // `kubectl get ft` shows the seats the booking holds (column Booked) next to the seats asked for.
   { version: '0.2.0', createdAt: '2026-11-23T00:00:00Z', replaces: '0.1.0', skipRange: '>=0.1.0 <0.2.0' },
+  // The bundle ships the ServiceMonitor, PrometheusRule and Grafana dashboard ConfigMap (MONITORING_SINCE):
+  // installing it through OLM needs the prometheus-operator CRDs (monitoring.coreos.com) in the cluster.
+  { version: '0.3.0', createdAt: '2026-11-24T00:00:00Z', replaces: '0.2.0', skipRange: '>=0.1.0 <0.3.0' },
 ];
+
+/**
+ * The first release whose bundle carries the ServiceMonitor, the
+ * PrometheusRule and the dashboard ConfigMap (infra/charts/bundle-chart.ts),
+ * and whose CSV says `capabilities: Deep Insights`. Bundles released before
+ * it stay as they were. OLM (v0.46) fails an InstallPlan whose bundle holds a
+ * kind the cluster does not serve, so from this release on an OLM install
+ * needs the prometheus-operator CRDs (monitoring.coreos.com).
+ */
+export const MONITORING_SINCE = '0.3.0';
 
 /** The release the tree builds by default: plain manifests, olm-bundle/manifests, the head of the channel. */
 export const LATEST_RELEASE: Release = RELEASES[RELEASES.length - 1];

@@ -37,7 +37,8 @@ describe('olm-bundle/', () => {
 
   test('holds one object per manifest file, each marked as generated', () => {
     const manifests = [...generated].filter(([p]) => p.startsWith('manifests/'));
-    expect(manifests.length).toBe(6);
+    // 0.3.0: the six of 0.2.0, and the ServiceMonitor, PrometheusRule and dashboard ConfigMap
+    expect(manifests.length).toBe(9);
     for (const [path, content] of manifests) {
       expect(content.startsWith(GENERATED_HEADER)).toBe(true);
       expect({ path, docs: parseAllDocuments(content).length }).toEqual({ path, docs: 1 });
@@ -60,24 +61,29 @@ describe('olm-bundle/', () => {
     expect(Object.fromEntries(labels)).toEqual(annotations);
   });
 
-  test('the offline catalog has one package, a stable channel where 0.2.0 replaces 0.1.0, and both bundles inline', () => {
+  test('the offline catalog has one package, a stable channel 0.1.0 -> 0.2.0 -> 0.3.0, and every bundle inline', () => {
     const blobs = parseAllDocuments(generated.get('catalog/flight-operator/catalog.yaml')!).map((d) => d.toJS());
-    expect(blobs.map((b) => b.schema)).toEqual(['olm.package', 'olm.channel', 'olm.bundle', 'olm.bundle']);
+    expect(blobs.map((b) => b.schema)).toEqual(['olm.package', 'olm.channel', 'olm.bundle', 'olm.bundle', 'olm.bundle']);
     expect(blobs[0]).toMatchObject({ name: 'flight-operator', defaultChannel: 'stable' });
     expect(blobs[1]).toEqual({
       schema: 'olm.channel',
       package: 'flight-operator',
       name: 'stable',
-      entries: [{ name: 'flight-operator.v0.1.0' }, { name: 'flight-operator.v0.2.0', replaces: 'flight-operator.v0.1.0', skipRange: '>=0.1.0 <0.2.0' }],
+      entries: [
+        { name: 'flight-operator.v0.1.0' },
+        { name: 'flight-operator.v0.2.0', replaces: 'flight-operator.v0.1.0', skipRange: '>=0.1.0 <0.2.0' },
+        { name: 'flight-operator.v0.3.0', replaces: 'flight-operator.v0.2.0', skipRange: '>=0.1.0 <0.3.0' },
+      ],
     });
-    expect(blobs.slice(2).map((b) => b.name)).toEqual(['flight-operator.v0.1.0', 'flight-operator.v0.2.0']);
+    expect(blobs.slice(2).map((b) => b.name)).toEqual(['flight-operator.v0.1.0', 'flight-operator.v0.2.0', 'flight-operator.v0.3.0']);
     // Each bundle carries its own version's manifests: the 0.1.0 CSV is the one generateBundleManifests writes for 0.1.0.
-    const csvOf = (b: any) => JSON.parse(Buffer.from(b.properties.find((p: any) => p.type === 'olm.bundle.object').value.data, 'base64').toString());
-    expect(csvOf(blobs[2]).spec.version).toBe('0.1.0');
-    expect(csvOf(blobs[3]).spec.version).toBe('0.2.0');
-    const inline = blobs[3].properties.filter((p: any) => p.type === 'olm.bundle.object').map((p: any) => JSON.parse(Buffer.from(p.value.data, 'base64').toString()));
-    expect(inline.map((o: any) => o.kind)).toEqual(['ClusterServiceVersion', 'CustomResourceDefinition', 'ConfigMap', 'Service', 'PodDisruptionBudget', 'NetworkPolicy']);
-    expect(blobs[3].properties).toContainEqual({ type: 'olm.gvk', value: { group: 'flights.com', kind: 'FlightTicket', version: 'v1' } });
+    const objectsOf = (b: any) => b.properties.filter((p: any) => p.type === 'olm.bundle.object').map((p: any) => JSON.parse(Buffer.from(p.value.data, 'base64').toString()));
+    expect(blobs.slice(2).map((b) => objectsOf(b)[0].spec.version)).toEqual(['0.1.0', '0.2.0', '0.3.0']);
+    const supporting = ['ClusterServiceVersion', 'CustomResourceDefinition', 'ConfigMap', 'Service', 'PodDisruptionBudget', 'NetworkPolicy'];
+    expect(objectsOf(blobs[3]).map((o: any) => o.kind)).toEqual(supporting);
+    // 0.3.0 (MONITORING_SINCE) adds the ServiceMonitor, the PrometheusRule and the dashboard ConfigMap
+    expect(objectsOf(blobs[4]).map((o: any) => o.kind)).toEqual([...supporting, 'ServiceMonitor', 'PrometheusRule', 'ConfigMap']);
+    for (const b of blobs.slice(2)) expect(b.properties).toContainEqual({ type: 'olm.gvk', value: { group: 'flights.com', kind: 'FlightTicket', version: 'v1' } });
   });
 
   test('the published catalog names each bundle image by the digest infra/bundle-image.json records, and carries no manifests inline', () => {

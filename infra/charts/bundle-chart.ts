@@ -3,21 +3,15 @@ import { Construct } from 'constructs';
 import { ClusterServiceVersion } from '../constructs/cluster-service-version';
 import { FlightTicketCrd } from '../constructs/flightticket-crd';
 import { ICON_SVG, RELEASE } from '../defaults';
-import { LATEST_RELEASE, RELEASES, versionAtLeast } from '../releases';
+import { LATEST_RELEASE, MONITORING_SINCE, RELEASES, versionAtLeast } from '../releases';
 import { OperatorSettings, validateSettings } from '../settings';
 import { SEED_TICKET } from './example-ticket-chart';
 import { MonitoringChart } from './monitoring-chart';
 import { OperatorChart } from './operator-chart';
 import { FlightTicket } from '../imports/flights.com';
 
-/**
- * The first release whose bundle carries the ServiceMonitor, the
- * PrometheusRule and the dashboard ConfigMap. Not yet in infra/releases.ts:
- * bundles already released stay as they were, and OLM (v0.46) fails an
- * InstallPlan whose bundle holds a kind the cluster does not serve, so from
- * this release on an OLM install needs the prometheus-operator CRDs.
- */
-export const MONITORING_SINCE = '0.3.0';
+/** The first release whose bundle carries the monitoring objects: defined with the releases, where the CSV reads it too. */
+export { MONITORING_SINCE } from '../releases';
 
 export interface BundleChartProps {
   readonly settings: OperatorSettings;

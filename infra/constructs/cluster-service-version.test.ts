@@ -2,6 +2,7 @@ import { ApiObject, App, Chart, Testing } from 'cdk8s';
 import { BundleChart } from '../charts/bundle-chart';
 import { OperatorChart } from '../charts/operator-chart';
 import { defaultSettings } from '../defaults';
+import { MONITORING_SINCE, RELEASES, versionAtLeast } from '../releases';
 
 const settings = defaultSettings({ image: `registry.example/flight/controller@sha256:${'b'.repeat(64)}`, version: '1.2.3' });
 
@@ -33,8 +34,9 @@ describe('ClusterServiceVersion', () => {
       ].sort(),
     );
     expect(csv.metadata.annotations.containerImage).toBe(settings.image);
-    // Install, upgrade and restore are each shown by tests on a real OLM (test/olm, test/restore).
-    expect(csv.metadata.annotations.capabilities).toBe('Full Lifecycle');
+    // 1.2.3 is past MONITORING_SINCE: the bundle ships the alerts and dashboard (test/monitoring) on top of
+    // install, upgrade and restore (test/olm, test/restore).
+    expect(csv.metadata.annotations.capabilities).toBe('Deep Insights');
     expect(csv.metadata.annotations['operatorframework.io/suggested-namespace']).toBe('flight-operator-system');
   });
 
@@ -128,6 +130,25 @@ describe('ClusterServiceVersion upgrade edges', () => {
     expect(csv.spec.replaces).toBe('flight-operator.v0.1.0');
     expect(csv.metadata.annotations['olm.skipRange']).toBe('>=0.1.0 <0.2.0');
     expect(csv.metadata.annotations.createdAt).toBe('2026-11-23T00:00:00Z');
+  });
+
+  test('GIVEN release 0.3.0 THEN it replaces 0.2.0 and may skip anything from 0.1.0 on', () => {
+    const csv = csvOf('0.3.0');
+    expect(csv.spec.replaces).toBe('flight-operator.v0.2.0');
+    expect(csv.metadata.annotations['olm.skipRange']).toBe('>=0.1.0 <0.3.0');
+    expect(csv.metadata.annotations.createdAt).toBe('2026-11-24T00:00:00Z');
+  });
+
+  test('GIVEN each release THEN its CSV says the capability level it reached: Deep Insights from 0.3.0 (monitoring in the bundle), Full Lifecycle before', () => {
+    const levels = Object.fromEntries(RELEASES.map((r) => [r.version, csvOf(r.version).metadata.annotations.capabilities]));
+    expect(levels).toEqual({ '0.1.0': 'Full Lifecycle', '0.2.0': 'Full Lifecycle', '0.3.0': 'Deep Insights' });
+    const kinds = (version: string) =>
+      Testing.synth(new BundleChart(Testing.app(), 'bundle', { settings: defaultSettings({ version }) })).map((o) => o.kind);
+    // Deep Insights exactly where the bundle ships the ServiceMonitor and PrometheusRule
+    for (const r of RELEASES) {
+      const monitoring = ['ServiceMonitor', 'PrometheusRule'].every((k) => kinds(r.version).includes(k));
+      expect({ version: r.version, monitoring }).toEqual({ version: r.version, monitoring: versionAtLeast(r.version, MONITORING_SINCE) });
+    }
   });
 
   test('GIVEN the first release or a version that is not a release THEN it replaces nothing', () => {

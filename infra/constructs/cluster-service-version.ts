@@ -1,6 +1,7 @@
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import * as kplus from 'cdk8s-plus-27';
+import { MONITORING_SINCE, versionAtLeast } from '../releases';
 import { CRD_NAME, INSTALL_MODES, KIND, OperatorSettings } from '../settings';
 
 export interface ClusterServiceVersionProps {
@@ -28,6 +29,21 @@ export interface ClusterServiceVersionProps {
 const text = 'urn:alm:descriptor:com.tectonic.ui:text';
 
 /**
+ * The CSV's `capabilities`: the Operator Framework capability level each
+ * release reached, every level shown by tests on a real OLM and control
+ * plane. Full Lifecycle (level 3): install (test/olm/subscription-install),
+ * seamless upgrade keeping every booking (test/olm/upgrade), backup and
+ * restore without rebooking (test/restore). Deep Insights (level 4), from
+ * MONITORING_SINCE (0.3.0): the bundle also ships the ServiceMonitor, the
+ * PrometheusRule (alerts with runbooks, promtool unit tests) and the
+ * Grafana dashboard (every query names an exported metric, test/monitoring).
+ * Releases already cut keep what their CSV said.
+ */
+export function capabilityLevel(version: string): 'Full Lifecycle' | 'Deep Insights' {
+  return versionAtLeast(version, MONITORING_SINCE) ? 'Deep Insights' : 'Full Lifecycle';
+}
+
+/**
  * The OLM ClusterServiceVersion. Its deployment and RBAC are read from the
  * very constructs that make the plain manifests, so the two install paths
  * cannot drift apart. A plain ApiObject: importing the 460 kB OLM CRD to get
@@ -49,13 +65,7 @@ export class ClusterServiceVersion extends Construct {
         name: `${s.packageName}.v${s.version}`,
         annotations: {
           'alm-examples': JSON.stringify(props.examples, null, 2),
-          // Level 3 of the Operator Framework's capability model, each level
-          // shown by tests on a real OLM and control plane: install
-          // (test/olm/subscription-install), seamless upgrade keeping every
-          // booking (test/olm/upgrade), backup and restore without rebooking
-          // (test/restore). Deep Insights waits for a release whose bundle
-          // ships the alerts and dashboard (MONITORING_SINCE).
-          capabilities: 'Full Lifecycle',
+          capabilities: capabilityLevel(s.version),
           categories: 'Integration & Delivery',
           containerImage: s.image,
           createdAt: props.createdAt,
