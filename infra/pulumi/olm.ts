@@ -22,6 +22,18 @@ export interface OlmArgs {
   readonly installedBy: string;
 }
 
+interface ChartObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: { name?: string; labels?: Record<string, string> };
+}
+
+/** How a v3 Chart leaves an object out: an empty List registers nothing. */
+function leaveOut(obj: ChartObject): void {
+  obj.apiVersion = 'v1';
+  obj.kind = 'List';
+}
+
 /** OLM's version from the VERSIONS file tools/olm/build.sh writes next to the chart, if there. */
 function olmVersionBeside(chartPath: string): string | undefined {
   const file = join(dirname(chartPath), 'VERSIONS');
@@ -41,7 +53,12 @@ export class Olm extends pulumi.ComponentResource {
   /** OLM's namespace (global catalog namespace). */
   public readonly namespace: string;
   public readonly operatorNamespace: string;
+  /** OLM's namespaces and CRDs, created before anything else of OLM. */
+  public readonly foundation: k8s.helm.v3.Chart;
+  /** What the operators need: RBAC, ServiceAccounts, OperatorGroups, OLMConfig, packageserver's CSV. */
   public readonly chart: k8s.helm.v3.Chart;
+  /** The olm and catalog operators' Deployments, last (the provider waits until they are Available). */
+  public readonly operators: k8s.helm.v3.Chart;
   /**
    * Every object of the chart, once created: what to depend on. A plain
    * `dependsOn: olm` is not enough: the chart registers its objects only after
@@ -58,33 +75,51 @@ export class Olm extends pulumi.ComponentResource {
     const image = version ? { ref: `quay.io/operator-framework/olm:${version}`, pullPolicy: 'IfNotPresent' } : undefined;
     const packageServer = args.packageServer ?? true;
 
-    this.chart = new k8s.helm.v3.Chart(
-      name,
-      {
-        path: args.chartPath,
-        values: {
-          namespace: this.namespace,
-          catalog_namespace: this.namespace,
-          operator_namespace: this.operatorNamespace,
-          // Anything but "upstream": no operatorhub.io CatalogSource pulling an image from the internet.
-          installType: 'none',
-          ...(image ? { olm: { image }, catalog: { image }, package: { image } } : {}),
-        },
-        transformations: [
-          (obj: { apiVersion?: string; kind?: string; metadata?: { name?: string; labels?: Record<string, string> } }) => {
-            if (!packageServer && obj.kind === 'ClusterServiceVersion' && obj.metadata?.name === 'packageserver') {
-              // How a v3 Chart leaves an object out: an empty List registers nothing.
-              obj.apiVersion = 'v1';
-              obj.kind = 'List';
-              return;
-            }
-            if (obj.metadata) obj.metadata.labels = { ...obj.metadata.labels, [INSTALLED_BY_LABEL]: args.installedBy };
+    const values = {
+      namespace: this.namespace,
+      catalog_namespace: this.namespace,
+      operator_namespace: this.operatorNamespace,
+      // Anything but "upstream": no operatorhub.io CatalogSource pulling an image from the internet.
+      installType: 'none',
+      ...(image ? { olm: { image }, catalog: { image }, package: { image } } : {}),
+    };
+    const label = (obj: ChartObject) => {
+      if (obj.metadata) obj.metadata.labels = { ...obj.metadata.labels, [INSTALLED_BY_LABEL]: args.installedBy };
+    };
+    // Three passes over the one chart, each waiting for the one before. Created
+    // all at once, objects race what they need: OLM's custom resources their
+    // CRDs, namespaced objects their namespace, the Deployments (which the
+    // provider awaits until Available) their ServiceAccount. The engine runs
+    // only 4 operations per CPU at once, so on a small machine retries and
+    // awaits held every slot while what they waited for queued behind them:
+    // `pulumi up` failed. Destroy runs the stages in reverse, the right order.
+    const stage = (obj: ChartObject) => (obj.kind === 'Namespace' || obj.kind === 'CustomResourceDefinition' ? 0 : obj.kind === 'Deployment' ? 2 : 1);
+    const charts: k8s.helm.v3.Chart[] = [];
+    for (const [i, suffix] of ['-crds', '', '-operators'].entries()) {
+      const before = charts[i - 1];
+      charts.push(
+        new k8s.helm.v3.Chart(
+          `${name}${suffix}`,
+          {
+            path: args.chartPath,
+            values,
+            transformations: [
+              (obj: ChartObject, childOpts: pulumi.CustomResourceOptions) => {
+                if (stage(obj) !== i || (!packageServer && obj.kind === 'ClusterServiceVersion' && obj.metadata?.name === 'packageserver')) {
+                  leaveOut(obj);
+                  return;
+                }
+                label(obj);
+                if (before) childOpts.dependsOn = before.ready;
+              },
+            ],
           },
-        ],
-      },
-      { parent: this },
-    );
-    this.ready = this.chart.ready;
+          { parent: this },
+        ),
+      );
+    }
+    [this.foundation, this.chart, this.operators] = charts;
+    this.ready = pulumi.all(charts.map((c) => c.ready)).apply((r) => r.flat());
     this.registerOutputs({ namespace: this.namespace, operatorNamespace: this.operatorNamespace });
   }
 }

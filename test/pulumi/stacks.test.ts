@@ -252,7 +252,10 @@ describe('the olm stack', () => {
     const preview = await p.ok(['preview', '-s', 'olm', '--non-interactive']);
     timings.olmPreview = preview.seconds;
     // WHEN up, with OLM's operators started beside the cluster as soon as the stack has created OLM's CRDs
-    const up = p.ok(['up', '-s', 'olm', '--yes', '--skip-preview', '--non-interactive'], 900_000);
+    // Two operations at once, not the engine's default of 4 per CPU: with few slots, chart objects that
+    // retry or await (a CR before its CRD, a Deployment before its ServiceAccount) used to hold them all
+    // while what they waited for queued behind them, and `up` failed. The Olm component orders its stages.
+    const up = p.ok(['up', '-s', 'olm', '--yes', '--skip-preview', '--non-interactive', '--parallel', '2'], 900_000);
     // `up` cannot finish before OLM runs (it waits for the CSV): if it ends first, it failed; say why at once.
     const olmStarting = startOlm({ installClusterObjects: false, readyTimeoutMs: 600_000 });
     olm = await Promise.race([olmStarting, up.then((r) => Promise.reject(new Error(`pulumi up ended before OLM started:\n${r.stdout}\n${r.stderr}`)))]).catch((e) => {
