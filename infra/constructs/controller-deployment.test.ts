@@ -1,6 +1,6 @@
 import { Chart, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
-import { ControllerDeployment } from './controller-deployment';
+import { ControllerDeployment, controllerRuntimeEnv } from './controller-deployment';
 
 const DIGEST_IMAGE = `registry.example/flight/controller@sha256:${'a'.repeat(64)}`;
 
@@ -76,7 +76,8 @@ describe('ControllerDeployment', () => {
     expect(env.BOOKING_API_URL).toEqual({ configMapKeyRef: { key: 'BOOKING_API_URL', name: 'flight-operator-controller-config' } });
     expect(env.BOOKING_API_TOKEN_FILE).toBe('/var/run/secrets/flights.com/booking/token');
     expect(env.WATCH_NAMESPACE).toEqual({ fieldRef: { fieldPath: "metadata.annotations['olm.targetNamespaces']" } });
-    expect(env.NODE_OPTIONS).toBe('--max-old-space-size=160');
+    expect(env.NODE_OPTIONS).toBe('--max-old-space-size=160 --max-semi-space-size=1');
+    expect(env.MALLOC_ARENA_MAX).toBe('2');
     expect(JSON.stringify(manager.env)).not.toContain('secretKeyRef');
     expect(pod.volumes).toContainEqual({ name: 'booking-credentials', secret: { secretName: 'booking-creds', optional: true, defaultMode: 0o440 } });
     expect(manager.volumeMounts).toContainEqual({ mountPath: '/var/run/secrets/flights.com/booking', name: 'booking-credentials', readOnly: true });
@@ -99,5 +100,10 @@ describe('ControllerDeployment', () => {
     expect(service.spec.selector).toEqual(deployment.spec.selector.matchLabels);
     expect(service.spec.ports).toEqual([{ name: 'metrics', port: 8080, targetPort: 'metrics' }]);
     expect(pdb.spec).toEqual({ minAvailable: 1, selector: deployment.spec.selector });
+  });
+
+  test('GIVEN releases before and from 0.3.0 THEN only 0.3.0 on runs with the smaller young generation and malloc arenas (released bundles never change)', () => {
+    expect(controllerRuntimeEnv('0.2.0')).toEqual({ NODE_OPTIONS: '--max-old-space-size=160' });
+    expect(controllerRuntimeEnv('0.3.0')).toEqual({ NODE_OPTIONS: '--max-old-space-size=160 --max-semi-space-size=1', MALLOC_ARENA_MAX: '2' });
   });
 });

@@ -1,7 +1,23 @@
 import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
 import { Construct } from 'constructs';
 import * as kplus from 'cdk8s-plus-27';
+import { LATEST_RELEASE, versionAtLeast } from '../releases';
 import { BOOKING_TOKEN_DIR, CONTROLLER_NAME, HEALTH_PORT, METRICS_PORT } from '../settings';
+
+/**
+ * How the controller's Node.js runs, by release (npm run bench measures the
+ * controller with exactly these). V8 grows its heap lazily up to a limit set
+ * from the machine's memory: the old space is capped well inside the 256Mi
+ * container limit so it collects instead of being OOM-killed. From 0.3.0 the
+ * young generation is capped at 1 MiB semi-spaces and glibc at 2 malloc
+ * arenas: with 2,000 tickets held that took RSS from 196 to 130-136 MiB (heap
+ * total from 100 to 36 MiB) for the same CPU (docs/scale.md).
+ */
+export function controllerRuntimeEnv(version: string): Record<string, string> {
+  return versionAtLeast(version, '0.3.0')
+    ? { NODE_OPTIONS: '--max-old-space-size=160 --max-semi-space-size=1', MALLOC_ARENA_MAX: '2' }
+    : { NODE_OPTIONS: '--max-old-space-size=160' };
+}
 
 export interface ControllerDeploymentProps {
   readonly namespace: string;
@@ -91,10 +107,7 @@ export class ControllerDeployment extends Construct {
         // OLM writes the OperatorGroup's target namespaces here; absent (empty)
         // in the plain manifests, which means "watch every namespace".
         WATCH_NAMESPACE: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_ANNOTATION, { key: 'olm.targetNamespaces' }),
-        // V8 grows its heap lazily up to a limit set from the machine's memory;
-        // cap it well inside the 256Mi container limit so it collects instead
-        // of being OOM-killed (the live heap is ~56 MiB with 321 tickets: bench/controller.ts).
-        NODE_OPTIONS: kplus.EnvValue.fromValue('--max-old-space-size=160'),
+        ...Object.fromEntries(Object.entries(controllerRuntimeEnv(props.version ?? LATEST_RELEASE.version)).map(([k, v]) => [k, kplus.EnvValue.fromValue(v)])),
       },
       securityContext: {
         ensureNonRoot: true,
