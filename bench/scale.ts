@@ -1,0 +1,391 @@
+/**
+ * npm run bench [-- --quick] [-- --max 50000]
+ *
+ * The controller against this machine's own limit, on a real control plane and
+ * booking service (a fresh ephemeral cluster; the controller runs as the image
+ * runs it, one esbuild bundle on plain Node, with the Deployment's NODE_OPTIONS):
+ *
+ *  1. ceiling: a plain writer makes equivalent FlightTickets (create + status
+ *     update, the same concurrency as every phase: 20) with no controller
+ *     involved: the API server's write rate. And the booking service's own
+ *     create rate. Every throughput figure is reported beside them.
+ *  2. throughput: 1,000 then 5,000 tickets created at once, create to Ready;
+ *     API requests per ticket by verb (kube-apiserver's apiserver_request_total),
+ *     booking calls per ticket, controller CPU seconds per ticket.
+ *  3. latency: create to Ready p50/p95/p99 at a steady 20 tickets/s and at half
+ *     the ceiling rate, with the booking service's latency (as the controller's
+ *     client measures it) beside it.
+ *  4. memory and start-up: RSS and V8 heap holding 1,000, 10,000 and --max
+ *     (default 50,000) tickets; the tickets past the controller's own are
+ *     written by the plain writer in the shape the controller leaves them
+ *     (booked, Ready), so the controller only reads them. Time from start to
+ *     caches synced with 10,000; API writes during an idle minute over 10,000.
+ *
+ * Writes bench/results/scale.json, scale.md (the summary, with each target,
+ * its value and whether it is met) and scale-*.svg charts.
+ */
+import * as k8s from '@kubernetes/client-node';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { bundleController } from '../image/controller-image';
+import { controllerRuntimeEnv } from '../infra/constructs/controller-deployment';
+import { LATEST_RELEASE } from '../infra/releases';
+import { KubeClient, PatchType, resourcePath } from '../controller/runtime/client';
+import { startCluster } from '../testenv/cluster';
+import { kubectl, loadKubeConfig } from '../testenv/kube';
+import * as env from '../test/support/operator-env';
+import { barChart, lineChart } from './svg-chart';
+
+const argv = process.argv.slice(2);
+const quick = argv.includes('--quick');
+const argNum = (name: string, def: number) => (argv.includes(`--${name}`) ? Number(argv[argv.indexOf(`--${name}`) + 1]) : def);
+const CONCURRENCY = 20;
+const SIZES = quick ? { ceiling: 300, burst1: 300, burst2: 600, held: 1000, max: 2000, steady: 10 } : { ceiling: 1000, burst1: 1000, burst2: 5000, held: 10_000, max: argNum('max', 50_000), steady: 30 };
+/** The controller runs with the Deployment's own Node.js settings. */
+const RUNTIME_ENV = controllerRuntimeEnv(LATEST_RELEASE.version);
+const RESULTS = path.join(__dirname, 'results');
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
+const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+const log = (m: string) => process.stderr.write(`bench: ${m}\n`);
+
+/** Runs fn over items with `limit` in flight. */
+async function pool<T>(items: T[], limit: number, fn: (x: T) => Promise<unknown>): Promise<void> {
+  let i = 0;
+  await Promise.all(Array.from({ length: limit }, async () => {
+    while (i < items.length) await fn(items[i++]);
+  }));
+}
+
+/** apiserver_request_total for flighttickets and events, summed by "VERB subresource". */
+async function apiRequests(): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const line of (await kubectl(['get', '--raw', '/metrics'])).stdout.split('\n')) {
+    if (!line.startsWith('apiserver_request_total{')) continue;
+    const resource = /resource="([^"]*)"/.exec(line)?.[1];
+    if (resource !== 'flighttickets' && resource !== 'events') continue;
+    const verb = /verb="([^"]*)"/.exec(line)![1];
+    const sub = /subresource="([^"]*)"/.exec(line)?.[1];
+    const key = `${verb}${resource === 'events' ? ' events' : sub ? ` ${sub}` : ''}`;
+    out[key] = (out[key] ?? 0) + Number(line.split(' ').pop());
+  }
+  return out;
+}
+const diff = (a: Record<string, number>, b: Record<string, number>) =>
+  Object.fromEntries(Object.keys(b).map((k) => [k, b[k] - (a[k] ?? 0)]).filter(([, v]) => (v as number) > 0));
+const WRITE_VERBS = /^(POST|PUT|PATCH|DELETE|APPLY|CREATE|UPDATE)/;
+/** Writes to tickets other than their creation (the harness's POST), events aside. */
+const ticketWrites = (d: Record<string, number>) => Object.entries(d).filter(([k]) => WRITE_VERBS.test(k) && k !== 'POST' && !k.endsWith('events')).reduce((s, [, v]) => s + v, 0);
+
+async function main(): Promise<void> {
+  const t0 = Date.now();
+  const cluster = await startCluster({ log: () => {} });
+  process.env.FLIGHT_KUBECONFIG = cluster.kubeconfigPath;
+  process.env.FLIGHT_KUBECTL = cluster.binaries.kubectl;
+  const bookings = await env.startBookings({ routes: 'unlimited' });
+  const kc = loadKubeConfig();
+  // The plain writer: the controller's own HTTP client, so the ceiling is the API server's, not a slower client's.
+  const writer = new Writer(KubeClient.fromKubeConfig(kc));
+  await env.applyCrd();
+  const bundle = path.join(mkdtempSync(path.join(os.tmpdir(), 'bench-controller-')), 'controller.js');
+  writeFileSync(bundle, (await bundleController()).js);
+  const result: Record<string, any> = { benchmark: 'npm run bench', quick, cpus: os.cpus().length, concurrency: CONCURRENCY, controllerRuntimeEnv: RUNTIME_ENV };
+
+  let controller: BenchController | undefined;
+  try {
+    // ---- 1. ceiling -------------------------------------------------------
+    await kubectl(['create', 'namespace', 'ceiling']);
+    const names = Array.from({ length: SIZES.ceiling }, (_, i) => `c-${i}`);
+    let c0 = performance.now();
+    await pool(names, CONCURRENCY, async (name) => {
+      // No finalizer: nothing would remove it, and the namespace must go before the next phase counts requests.
+      const t = await writer.create('ceiling', name);
+      await writer.patch(t, 'status', { status: readyStatus(t, `b-${name}`) });
+    });
+    const apiWritesPerSecond = (2 * SIZES.ceiling) / ((performance.now() - c0) / 1000);
+    await kubectl(['delete', 'namespace', 'ceiling', '--timeout=300s']);
+    c0 = performance.now();
+    await pool(names, CONCURRENCY, (name) => bookings.client.createBooking(`ceiling.${name}`, { from: 'Oslo', to: 'Rome', seats: 1, owner: `ceiling-${name}` }));
+    const bookingCreatesPerSecond = SIZES.ceiling / ((performance.now() - c0) / 1000);
+    result.ceiling = { objects: SIZES.ceiling, apiWritesPerSecond: round(apiWritesPerSecond), bookingCreatesPerSecond: round(bookingCreatesPerSecond), loadAverage: os.loadavg().map((l) => round(l, 2)) };
+    log(`ceiling: ${round(apiWritesPerSecond)} API writes/s, ${round(bookingCreatesPerSecond)} booking creates/s`);
+
+    // ---- the controller ---------------------------------------------------
+    await kubectl(['create', 'namespace', 'bench']);
+    controller = await startBenchController(bundle, bookings);
+    const readyAt = new Map<string, number>();
+    const watch = await new k8s.Watch(kc).watch(`/apis/flights.com/v1/namespaces/bench/flighttickets`, { allowWatchBookmarks: false }, (_type, obj: any) => {
+      if (isReady(obj) && !readyAt.has(obj.metadata.name)) readyAt.set(obj.metadata.name, performance.now());
+    }, () => {});
+    let made = 0;
+    const create = (prefix: string, n: number) => Array.from({ length: n }, () => `${prefix}-${made++}`);
+
+    // ---- 2. throughput ----------------------------------------------------
+    const throughput = async (n: number) => {
+      const batch = create(`burst${n}`, n);
+      const [a0, b0, cpu0] = [await apiRequests(), await controller!.metric('booking_api_requests_total'), controller!.cpuSeconds()];
+      const s = performance.now();
+      await pool(batch, CONCURRENCY, (name) => writer.create('bench', name));
+      await until(() => batch.every((x) => readyAt.has(x)), 30 * 60_000, `${n} tickets Ready`);
+      const seconds = (Math.max(...batch.map((x) => readyAt.get(x)!)) - s) / 1000;
+      await sleep(2000); // the last writes' metrics
+      const perVerb = diff(a0, await apiRequests());
+      const writes = ticketWrites(perVerb);
+      const r = {
+        tickets: n,
+        seconds: round(seconds, 2),
+        ticketsPerSecond: round(n / seconds),
+        apiRequestsPerTicket: Object.fromEntries(Object.entries(perVerb).map(([k, v]) => [k, round(Number(v) / n, 2)])),
+        ticketWritesPerTicket: round(writes / n, 2),
+        bookingCallsPerTicket: round(((await controller!.metric('booking_api_requests_total')) - b0) / n, 2),
+        cpuSecondsPerTicket: round((controller!.cpuSeconds() - cpu0) / n, 4),
+      };
+      log(`throughput ${n}: ${r.ticketsPerSecond}/s, ${r.ticketWritesPerTicket} ticket writes/ticket, ${r.cpuSecondsPerTicket} CPU s/ticket`);
+      return r;
+    };
+    result.throughput = [await throughput(SIZES.burst1)];
+    const memory: Array<Record<string, number>> = [{ tickets: made, ...(await controller.memory()) }];
+
+    // ---- 3. latency -------------------------------------------------------
+    const writesPerTicket = result.throughput[0].ticketWritesPerTicket;
+    const latency = async (rate: number) => {
+      const batch = create(`rate${Math.round(rate)}`, Math.round(rate * SIZES.steady));
+      const h0 = await controller!.histogram('booking_api_request_duration_seconds');
+      const sentAt = new Map<string, number>();
+      const s = performance.now();
+      await Promise.all(batch.map(async (name, i) => {
+        await sleep(Math.max(0, s + (i * 1000) / rate - performance.now()));
+        sentAt.set(name, performance.now());
+        await writer.create('bench', name);
+      }));
+      await until(() => batch.every((x) => readyAt.has(x)), 10 * 60_000, `${batch.length} tickets Ready`);
+      const ms = batch.map((x) => readyAt.get(x)! - sentAt.get(x)!);
+      const h = histogramDelta(h0, await controller!.histogram('booking_api_request_duration_seconds'));
+      const r = {
+        ratePerSecond: round(rate), tickets: batch.length,
+        createToReadyMs: { p50: Math.round(pct(ms, 50)), p95: Math.round(pct(ms, 95)), p99: Math.round(pct(ms, 99)), max: Math.round(Math.max(...ms)) },
+        bookingCallMs: { p50: histogramQuantile(h, 0.5), p99: histogramQuantile(h, 0.99) },
+      };
+      log(`latency at ${r.ratePerSecond}/s: p50 ${r.createToReadyMs.p50} ms, p99 ${r.createToReadyMs.p99} ms`);
+      return r;
+    };
+    const halfCeilingRate = apiWritesPerSecond / writesPerTicket / 2;
+    result.latency = [await latency(20), await latency(halfCeilingRate)];
+    result.throughput.push(await throughput(SIZES.burst2));
+    memory.push({ tickets: made, ...(await controller.memory()) });
+
+    // ---- 4. memory at scale, idle cost, start-up -----------------------------
+    watch.abort();
+    await populate(writer, bookings, 'bench', SIZES.held - made);
+    made = SIZES.held;
+    await controller.child.stop();
+    let started = performance.now();
+    controller = await startBenchController(bundle, bookings);
+    const syncedSeconds = (controller.syncedAt - started) / 1000;
+    await controller.settled();
+    memory.push({ tickets: made, ...(await controller.memory()) });
+    const [i0, b0] = [await apiRequests(), await controller.metric('booking_api_requests_total')];
+    await sleep(quick ? 15_000 : 60_000);
+    const idle = diff(i0, await apiRequests());
+    result.idle = { tickets: made, seconds: quick ? 15 : 60, ticketWrites: ticketWrites(idle), apiRequests: idle, bookingCalls: (await controller.metric('booking_api_requests_total')) - b0 };
+    result.startup = { tickets: made, secondsToCachesSynced: round(syncedSeconds, 2) };
+    log(`${made} tickets: caches synced ${round(syncedSeconds, 2)} s after start; idle writes ${result.idle.ticketWrites}`);
+
+    await populate(writer, bookings, 'bench', SIZES.max - made);
+    made = SIZES.max;
+    await controller.child.stop();
+    started = performance.now();
+    controller = await startBenchController(bundle, bookings);
+    result.startup.secondsToCachesSyncedAtMax = round((controller.syncedAt - started) / 1000, 2);
+    result.startup.maxTickets = made;
+    await controller.settled();
+    memory.push({ tickets: made, ...(await controller.memory()) });
+    result.memory = memory;
+    result.loadAverage = os.loadavg().map((l) => round(l, 2));
+    result.seconds = Math.round((Date.now() - t0) / 1000);
+    result.at = new Date().toISOString();
+    writeResults(result);
+  } finally {
+    await controller?.child.stop();
+    await bookings.service.stop();
+    await cluster.stop();
+  }
+}
+
+class Writer {
+  constructor(private readonly client: KubeClient) {}
+  create(namespace: string, name: string, metadata: Record<string, unknown> = {}): Promise<env.Ticket> {
+    return this.client.request<env.Ticket>({ method: 'POST', path: resourcePath(env.TICKETS, namespace), body: ticketBody(name, metadata) });
+  }
+  patch(t: env.Ticket, subresource: 'status' | '', body: unknown): Promise<env.Ticket> {
+    const p = resourcePath(env.TICKETS, t.metadata.namespace, t.metadata.name, subresource || undefined);
+    return this.client.request<env.Ticket>({ method: 'PATCH', path: p, body, contentType: PatchType.MergePatch });
+  }
+}
+
+function ticketBody(name: string, metadata: Record<string, unknown> = {}) {
+  return { apiVersion: 'flights.com/v1', kind: 'FlightTicket', metadata: { name, ...metadata }, spec: { from: 'Paris', to: 'Tokyo', number: 1 } };
+}
+
+function readyStatus(t: env.Ticket, bookingRef: string) {
+  const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const generation = t.metadata.generation;
+  return {
+    observedGeneration: generation, bookingRef, seats: 1, route: 'Paris -> Tokyo',
+    conditions: [
+      { type: 'Ready', status: 'True', reason: 'Booked', message: `booked ${bookingRef}: Paris -> Tokyo, 1 seats`, observedGeneration: generation, lastTransitionTime: now },
+      { type: 'Synced', status: 'True', reason: 'ReconcileSuccess', message: 'the booking API accepted the last change', observedGeneration: generation, lastTransitionTime: now },
+    ],
+  };
+}
+
+function isReady(t: any): boolean {
+  const r = t?.status?.conditions?.find((c: any) => c.type === 'Ready');
+  return r?.status === 'True' && r.observedGeneration === t.metadata.generation;
+}
+
+async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+/**
+ * n tickets as the controller leaves them: finalizer, booked (the booking made
+ * in the service for the ticket's uid), Ready, the external-name annotation.
+ */
+async function populate(writer: Writer, bookings: env.BookingEnv, namespace: string, n: number): Promise<void> {
+  if (n <= 0) return;
+  const s = performance.now();
+  const names = Array.from({ length: n }, (_, i) => `held-${Date.now().toString(36)}-${i}`);
+  await pool(names, CONCURRENCY, async (name) => {
+    const t = await writer.create(namespace, name, { finalizers: ['flights.com/booking'] });
+    const { booking } = await bookings.client.createBooking(`${t.metadata.uid}.populate`, { from: 'Paris', to: 'Tokyo', seats: 1, owner: t.metadata.uid, ownerRef: `${namespace}/${name}` });
+    await writer.patch(t, 'status', { status: readyStatus(t, booking.id) });
+    await writer.patch(t, '', { metadata: { annotations: { 'flights.com/external-name': booking.id } } });
+  });
+  log(`populated ${n} booked, Ready tickets in ${round((performance.now() - s) / 1000)} s`);
+}
+
+type Histogram = Map<number, number>;
+function histogramDelta(a: Histogram, b: Histogram): Histogram {
+  return new Map([...b].map(([le, v]) => [le, v - (a.get(le) ?? 0)]));
+}
+/** Upper bound of the bucket holding quantile q, in ms (what a histogram can tell). */
+function histogramQuantile(h: Histogram, q: number): number {
+  const les = [...h.keys()].sort((x, y) => x - y);
+  const total = h.get(Infinity) ?? 0;
+  const le = les.find((x) => h.get(x)! >= q * total);
+  return le === undefined || le === Infinity ? NaN : round(le * 1000, 1);
+}
+
+type BenchController = Awaited<ReturnType<typeof startBenchController>>;
+
+async function startBenchController(bundle: string, bookings: env.BookingEnv) {
+  const child = env.startController({
+    bundle,
+    namespace: 'bench',
+    bookingUrl: bookings.service.url,
+    tokenFile: bookings.tokenFile,
+    args: ['--drift-interval=600', '--metrics-bind-address=127.0.0.1:0'],
+    env: { LOG_LEVEL: 'info', ...RUNTIME_ENV },
+  });
+  await until(() => child.lines.some((l) => l.includes('caches synced')), 10 * 60_000, 'caches synced');
+  const syncedAt = performance.now();
+  const port = await env.metricsPort(child);
+  const metrics = async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const metric = async (prefix: string) => (await metrics()).split('\n').filter((l) => l.startsWith(prefix)).reduce((s, l) => s + Number(l.split(' ').pop()), 0);
+  const stat = () => readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  const running = {
+    child, syncedAt, metrics, metric,
+    cpuSeconds: () => (Number(stat()[11]) + Number(stat()[12])) / 100, // utime + stime, in clock ticks of 10 ms
+    rssMiB: () => Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024,
+    async memory() {
+      return {
+        rssMiB: round(running.rssMiB()),
+        heapUsedMiB: round((await metric('nodejs_heap_size_used_bytes')) / 2 ** 20),
+        heapTotalMiB: round((await metric('nodejs_heap_size_total_bytes')) / 2 ** 20),
+        externalMiB: round((await metric('nodejs_external_memory_bytes')) / 2 ** 20),
+      };
+    },
+    async histogram(name: string) {
+      const h: Histogram = new Map();
+      for (const l of (await metrics()).split('\n')) {
+        const m = new RegExp(`^${name}_bucket\\{.*le="([^"]+)".*\\} (\\S+)$`).exec(l);
+        if (m) h.set(m[1] === '+Inf' ? Infinity : Number(m[1]), (h.get(m[1] === '+Inf' ? Infinity : Number(m[1])) ?? 0) + Number(m[2]));
+      }
+      return h;
+    },
+    /** The start-up wave of reconciles is over: the queue is empty and nothing runs. */
+    async settled() {
+      let exited: number | null | undefined;
+      void child.exited.then((c) => (exited = c));
+      for (let quiet = 0; quiet < 3; ) {
+        await sleep(1000);
+        if (exited !== undefined) throw new Error(`the controller exited (${exited}) before its start-up reconciles were done:\n${child.tail()}`);
+        quiet = (await metric('workqueue_depth')) === 0 && (await metric('controller_runtime_active_workers')) === 0 ? quiet + 1 : 0;
+      }
+    },
+  };
+  return running;
+}
+
+function writeResults(r: Record<string, any>): void {
+  mkdirSync(RESULTS, { recursive: true });
+  const name = r.quick ? 'scale-quick' : 'scale';
+  const ceilingTicketsPerSecond = r.ceiling.apiWritesPerSecond / r.throughput[0].ticketWritesPerTicket;
+  const mem = (n: number) => r.memory.find((m: any) => m.tickets >= n && m.tickets < n * 1.5) ?? r.memory.find((m: any) => m.tickets >= n);
+  const targets = [
+    ['throughput ≥ 90% of API write ceiling ÷ writes per ticket', `${r.throughput[0].ticketsPerSecond}/s of ${round(ceilingTicketsPerSecond)}/s (${Math.round((100 * r.throughput[0].ticketsPerSecond) / ceilingTicketsPerSecond)}%)`, r.throughput[0].ticketsPerSecond >= 0.9 * ceilingTicketsPerSecond],
+    ['2 ticket writes from create to Ready (events aside)', `${r.throughput[0].ticketWritesPerTicket}`, r.throughput[0].ticketWritesPerTicket <= 2],
+    ['p99 create to Ready ≤ 100 ms at 20/s', `${r.latency[0].createToReadyMs.p99} ms`, r.latency[0].createToReadyMs.p99 <= 100],
+    [`p99 create to Ready ≤ 1 s at half the ceiling (${r.latency[1].ratePerSecond}/s)`, `${r.latency[1].createToReadyMs.p99} ms`, r.latency[1].createToReadyMs.p99 <= 1000],
+    ['RSS ≤ 100 MiB holding 1,000', `${mem(1000)?.rssMiB} MiB (${mem(1000)?.tickets} tickets)`, mem(1000)?.rssMiB <= 100],
+    ['RSS ≤ 150 MiB holding 10,000', `${mem(10_000)?.rssMiB} MiB (${mem(10_000)?.tickets} tickets)`, mem(10_000)?.rssMiB <= 150],
+    ['caches synced with 10,000 in ≤ 3 s', `${r.startup.secondsToCachesSynced} s`, r.startup.secondsToCachesSynced <= 3],
+    ['0 API writes in an idle period over 10,000 Ready tickets', `${r.idle.ticketWrites} in ${r.idle.seconds} s`, r.idle.ticketWrites === 0],
+  ];
+  r.targets = targets.map(([target, value, met]) => ({ target, value, met }));
+  writeFileSync(path.join(RESULTS, `${name}.json`), `${JSON.stringify(r, null, 2)}\n`);
+  writeFileSync(path.join(RESULTS, `${name}-latency.svg`), barChart('create to Ready (ms)', r.latency.flatMap((l: any) => ['p50', 'p95', 'p99'].map((p) => ({ label: `${p} @${l.ratePerSecond}/s`, value: l.createToReadyMs[p] })))));
+  writeFileSync(path.join(RESULTS, `${name}-memory.svg`), lineChart('controller memory (MiB) by tickets held', r.memory.map((m: any) => m.tickets), { RSS: r.memory.map((m: any) => m.rssMiB), 'heap used': r.memory.map((m: any) => m.heapUsedMiB) }));
+  writeFileSync(path.join(RESULTS, `${name}-throughput.svg`), barChart('tickets per second', [
+    { label: 'API ceiling ÷ writes/ticket', value: round(ceilingTicketsPerSecond) },
+    ...r.throughput.map((t: any) => ({ label: `${t.tickets} at once`, value: t.ticketsPerSecond })),
+  ]));
+  const md = [
+    `# npm run bench${r.quick ? ' -- --quick' : ''} (${r.at})`,
+    '',
+    `${r.cpus} CPUs, load average at the end ${r.loadAverage.join(' ')}; every phase at concurrency ${r.concurrency}; controller env \`${Object.entries(r.controllerRuntimeEnv).map(([k, v]) => `${k}=${v}`).join(' ')}\`; ${r.seconds} s in all.`,
+    '',
+    `Ceiling (${r.ceiling.objects} objects, no controller): **${r.ceiling.apiWritesPerSecond} API writes/s**, **${r.ceiling.bookingCreatesPerSecond} booking creates/s**.`,
+    '',
+    '| target | measured | met |', '|---|---|---|',
+    ...r.targets.map((t: any) => `| ${t.target} | ${t.value} | ${t.met ? 'yes' : '**no**'} |`),
+    '',
+    '| throughput | tickets/s | ticket writes/ticket | booking calls/ticket | CPU s/ticket | API requests/ticket by verb |', '|---|---|---|---|---|---|',
+    ...r.throughput.map((t: any) => `| ${t.tickets} at once | ${t.ticketsPerSecond} | ${t.ticketWritesPerTicket} | ${t.bookingCallsPerTicket} | ${t.cpuSecondsPerTicket} | ${Object.entries(t.apiRequestsPerTicket).map(([k, v]) => `${k} ${v}`).join(', ')} |`),
+    '',
+    '| latency | p50 | p95 | p99 | max | booking call p50 / p99 (bucket bound) |', '|---|---|---|---|---|---|',
+    ...r.latency.map((l: any) => `| ${l.ratePerSecond}/s (${l.tickets} tickets) | ${l.createToReadyMs.p50} ms | ${l.createToReadyMs.p95} ms | ${l.createToReadyMs.p99} ms | ${l.createToReadyMs.max} ms | ${l.bookingCallMs.p50} / ${l.bookingCallMs.p99} ms |`),
+    '',
+    '| tickets held | RSS MiB | heap used MiB | heap total MiB | external MiB |', '|---|---|---|---|---|',
+    ...r.memory.map((m: any) => `| ${m.tickets} | ${m.rssMiB} | ${m.heapUsedMiB} | ${m.heapTotalMiB} | ${m.externalMiB} |`),
+    '',
+    `Start-up: caches synced ${r.startup.secondsToCachesSynced} s after start with ${r.idle.tickets} tickets, ${r.startup.secondsToCachesSyncedAtMax} s with ${r.startup.maxTickets}. Idle ${r.idle.seconds} s over ${r.idle.tickets} Ready tickets: ${r.idle.ticketWrites} ticket writes, ${r.idle.bookingCalls} booking calls.`,
+    '',
+    `![latency](${name}-latency.svg) ![throughput](${name}-throughput.svg) ![memory](${name}-memory.svg)`,
+    '',
+  ];
+  writeFileSync(path.join(RESULTS, `${name}.md`), md.join('\n'));
+  console.log(md.join('\n'));
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
