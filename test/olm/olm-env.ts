@@ -5,6 +5,11 @@
  *   - OLM's CRDs (tools/olm: the v0.46.0 module's deploy/chart/crds),
  *     applied server-side (the ClusterServiceVersion CRD is 814 KB, too big
  *     for client-side apply's last-applied annotation);
+ *   - prometheus-operator's ServiceMonitor and PrometheusRule CRDs
+ *     (tools/prometheus-crds), which a cluster running prometheus-operator
+ *     has: the bundles from 0.3.0 on ship those kinds, and OLM fails the
+ *     InstallPlan of a bundle whose kinds the cluster does not serve
+ *     (option monitoringCrds);
  *   - the namespaces OLM's own manifests create: `olm` (OLM and the global
  *     catalogs) and `operators` with its `global-operators` OperatorGroup,
  *     plus the OLMConfig `cluster`;
@@ -51,6 +56,7 @@ import { toolPath, REPO_ROOT } from '../../infra/validate/operator-framework';
 import { issue } from '../../testenv/certs';
 import { k8s, kubeconfigPath, kubectl, loadKubeConfig, statusCode, waitFor } from '../../testenv/kube';
 import { freePort, signalGroup } from '../../testenv/cluster';
+import { installMonitoringCrds } from '../monitoring/tools';
 
 /** OLM's own namespace: the catalog operator's --namespace, i.e. the global catalog namespace. */
 export const OLM_NAMESPACE = 'olm';
@@ -117,6 +123,17 @@ export interface StartOlmOptions {
    * be Established and runs the operators.
    */
   installClusterObjects?: boolean;
+  /**
+   * Install prometheus-operator's ServiceMonitor and PrometheusRule CRDs
+   * (test/monitoring/tools.ts installMonitoringCrds) before OLM starts, as a
+   * cluster with prometheus-operator has them: from release 0.3.0
+   * (MONITORING_SINCE) the bundle carries those kinds, and OLM fails the
+   * InstallPlan of a bundle holding a kind the cluster does not serve
+   * ("Unable to find GVK in discovery: monitoring.coreos.com v1 ..."). Default:
+   * installClusterObjects. False to show that failure, or when the caller
+   * installs them itself (test/pulumi, before `pulumi up`).
+   */
+  monitoringCrds?: boolean;
   log?: (msg: string) => void;
 }
 
@@ -277,6 +294,11 @@ export async function startOlm(opts: StartOlmOptions = {}): Promise<OlmEnv> {
   }
   await kubectl(['wait', '--for=condition=Established', '--timeout=90s', '-f', crdDir], { timeoutMs: 100_000 });
   mark('crds');
+  // 1b. The prometheus-operator CRDs the bundles from 0.3.0 on need (the cluster's, not OLM's: server-side, idempotent).
+  if (opts.monitoringCrds ?? installClusterObjects) {
+    await installMonitoringCrds();
+    mark('monitoringCrds');
+  }
 
   // 2. What OLM's own manifests create besides its Deployments (deploy/chart/templates 00, 03, 13).
   const base = [

@@ -8,8 +8,11 @@
  *   -> InstallPlan Complete -> CSV flight-operator.v<latest release> Succeeded
  *
  * and then what OLM made of our bundle: the CRD, the Deployment (with
- * olm.targetNamespaces), the ServiceAccount and RBAC from the CSV, and the
- * Service, PodDisruptionBudget, NetworkPolicy and ConfigMap shipped in manifests/. kwok makes
+ * olm.targetNamespaces), the ServiceAccount and RBAC from the CSV, the
+ * Service, PodDisruptionBudget, NetworkPolicy and ConfigMap shipped in
+ * manifests/, and (from 0.3.0) the ServiceMonitor, PrometheusRule and
+ * dashboard ConfigMap. The cluster has prometheus-operator's CRDs (startOlm
+ * installs them, as a cluster running prometheus-operator has them). kwok makes
  * the controller pods Ready without running them, so nothing here books
  * anything. The time from Subscription to CSV Succeeded is printed and
  * written to bench/results/olm-install.json.
@@ -220,6 +223,10 @@ describe('installing flight-operator through an OLM Subscription', () => {
         `RoleBinding/${CSV_NAME}-*`,
         'Service/flight-operator-controller-metrics',
         `ServiceAccount/${SERVICE_ACCOUNT}`,
+        // MONITORING_SINCE (0.3.0)
+        'ServiceMonitor/flight-operator-controller',
+        'PrometheusRule/flight-operator-controller',
+        'ConfigMap/flight-operator-dashboard',
       ].sort(),
     );
 
@@ -321,6 +328,27 @@ describe('installing flight-operator through an OLM Subscription', () => {
     expect(np.spec?.podSelector?.matchLabels).toEqual(bundleCsv.spec.install.spec.deployments[0].spec.selector.matchLabels);
     const cm = await core.readNamespacedConfigMap({ name: 'flight-operator-controller-config', namespace: ns.name });
     expect(Object.keys(cm.data ?? {})).toContain('BOOKING_API_URL');
+    done();
+  });
+
+  test('the ServiceMonitor, PrometheusRule and dashboard ConfigMap of the bundle exist in the operator namespace, as the bundle has them, owned by the CSV', async () => {
+    // GIVEN the bundle's monitoring objects (0.3.0 on), WHEN OLM installed it, THEN each is in the namespace with the bundle's spec
+    const shipped = (kind: string) => catalogBundleObjects(olm.catalogDir, PACKAGE).find((o) => o.kind === kind && (kind !== 'ConfigMap' || o.metadata.name === 'flight-operator-dashboard'));
+    const read = async (resource: string, name: string) => JSON.parse((await kubectl(['get', resource, name, '-n', ns.name, '-o', 'json'])).stdout) as Obj;
+    const sm = await read('servicemonitors.monitoring.coreos.com', 'flight-operator-controller');
+    expect(sm.spec).toEqual(shipped('ServiceMonitor')!.spec);
+    // it selects the metrics Service OLM created from the same bundle
+    const svc = await read('service', 'flight-operator-controller-metrics');
+    expect(svc.metadata.labels).toMatchObject(sm.spec.selector.matchLabels);
+    expect(sm.spec.endpoints.map((e: Obj) => e.port)).toEqual(['metrics']);
+    const rule = await read('prometheusrules.monitoring.coreos.com', 'flight-operator-controller');
+    expect(rule.spec).toEqual(shipped('PrometheusRule')!.spec);
+    expect(rule.spec.groups.flatMap((g: Obj) => g.rules.map((r: Obj) => r.alert))).toHaveLength(7);
+    const dashboard = await read('configmap', 'flight-operator-dashboard');
+    expect(dashboard.data).toEqual(shipped('ConfigMap')!.data);
+    for (const o of [sm, rule, dashboard]) {
+      expect({ name: o.metadata.name, owners: o.metadata.ownerReferences?.map((r: Obj) => `${r.kind}/${r.name}`) }).toEqual({ name: o.metadata.name, owners: [`ClusterServiceVersion/${CSV_NAME}`] });
+    }
     done();
   });
 

@@ -2,33 +2,40 @@
  * The OLM lifecycle after install, on a real OLM (olm-env.ts) with the
  * controller pods actually running (pod-runner.ts runs a bundled controller
  * for each pod kwok schedules, as the pod's ServiceAccount: 0.1.0 pods the
- * controller of CONTROLLER_0_1_0, 0.2.0 pods the current build) against a
- * real booking service:
+ * controller of CONTROLLER_0_1_0, pods of the channel head (HEAD, the latest
+ * release in infra/releases.ts, 0.3.0 now) the current build) against a real
+ * booking service. The cluster has prometheus-operator's CRDs (startOlm
+ * installs them): the head's bundle ships a ServiceMonitor and a
+ * PrometheusRule, which OLM cannot create without them.
  *
  *   1. Automatic approval: catalog with 0.1.0 only -> Subscription -> 0.1.0
  *      Succeeded; tickets booked by 0.1.0; the catalog is updated (opm
- *      restarted with 0.1.0 + 0.2.0, as a registry pod restart delivers it)
- *      -> OLM upgrades to 0.2.0 on its own.
+ *      restarted with every release up to the head, as a registry pod restart
+ *      delivers it) -> OLM upgrades to the head on its own, in one step (the
+ *      head's olm.skipRange covers 0.1.0: no InstallPlan for a release in
+ *      between).
  *   2. Manual approval: Subscription starting at 0.1.0; every InstallPlan is
- *      approved by the test; 0.2.0 is not installed before its plan is.
+ *      approved by the test; the head is not installed before its plan is.
  *   3. Uninstall: Subscription and CSV deleted -> the Deployment, its RBAC
- *      and ServiceAccount go; the CRD, the tickets and their bookings stay.
+ *      and ServiceAccount, and the head's monitoring objects go; the CRD, the
+ *      tickets and their bookings stay.
  *
  * Asserted for each upgrade: no booking created or cancelled (the booking
  * service's full list is the same before and after, the new leader's first
- * orphan sweep included), every ticket
- * reconciled by a 0.2.0 controller (its reconcile counter, then a seat change
- * per ticket: observedGeneration, the Booked column, the event's reporting
- * pod), never two controllers leading at once (every process's leader gauge
- * sampled every 100 ms). The time from the catalog update (Automatic) or the
- * approval (Manual) to CSV 0.2.0 Succeeded goes to bench/results/olm-upgrade.json.
+ * orphan sweep included), every ticket reconciled by a controller of the
+ * head (its reconcile counter, then a seat change per ticket:
+ * observedGeneration, the Booked column, the event's reporting pod), never
+ * two controllers leading at once (every process's leader gauge sampled
+ * every 100 ms), and the head's ServiceMonitor and PrometheusRule in the
+ * namespace. The time from the catalog update (Automatic) or the approval
+ * (Manual) to the head's CSV Succeeded goes to bench/results/olm-upgrade.json.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { generateBundle } from '../../infra/bundle/generate';
 import { defaultSettings } from '../../infra/defaults';
-import { RELEASES } from '../../infra/releases';
+import { LATEST_RELEASE, MONITORING_SINCE, RELEASES, versionAtLeast } from '../../infra/releases';
 import { REPO_ROOT } from '../../infra/validate/operator-framework';
 import { bundleController } from '../../image/controller-image';
 import { k8s, kubectl, loadKubeConfig } from '../../testenv/kube';
@@ -39,15 +46,18 @@ import { startPodRunner, type PodRunner } from '../support/pod-runner';
 import { createCatalogSource, getOlmObject, listOlmObjects, startOlm, waitWithOlm, type OlmEnv } from './olm-env';
 
 const PACKAGE = 'flight-operator';
-const OLD = 'flight-operator.v0.1.0';
-const NEW = 'flight-operator.v0.2.0';
+const OLD_VERSION = '0.1.0';
+const OLD = `flight-operator.v${OLD_VERSION}`;
+/** The head of the channel: what an upgrade ends at. */
+const NEW_VERSION = LATEST_RELEASE.version;
+const NEW = `flight-operator.v${NEW_VERSION}`;
 const SELECTOR = 'app.kubernetes.io/name=flight-operator-controller';
 const STEP_TIMEOUT_MS = 6 * 60_000; // OLM's own install check gives up after 5 min
 const TICKETS_PER_NAMESPACE = 3;
 /**
  * The controller users ran as 0.1.0: the tree before release 0.2.0 and the
  * controller changes of issue 9 (the last commit before this work). 0.1.0
- * pods run it, 0.2.0 pods the current build, so the upgrade hands the
+ * pods run it, pods of the head the current build, so the upgrade hands the
  * bookings from one controller build to another.
  */
 const CONTROLLER_0_1_0 = '64f373cb6603cb8863ff3273dfd6d82ebf5a6577';
@@ -105,6 +115,33 @@ async function waitCsvSucceeded(namespace: string, name: string, runner?: PodRun
     },
     { timeoutMs: STEP_TIMEOUT_MS, intervalMs: 250, diagnose: () => diagnose(namespace, runner) },
   );
+}
+
+/** Every CSV of the channel, for the cleanup. */
+const ALL_CSVS = RELEASES.map((r) => `flight-operator.v${r.version}`);
+/** The head's monitoring objects (MONITORING_SINCE on), as `kubectl get -o name` names them. */
+const MONITORING_OBJECTS = [
+  'configmap/flight-operator-dashboard',
+  'prometheusrule.monitoring.coreos.com/flight-operator-controller',
+  'servicemonitor.monitoring.coreos.com/flight-operator-controller',
+];
+
+/**
+ * The CSVs of the namespace's InstallPlans, in the order they were created:
+ * the upgrade path OLM took. Any phase: the catalog operator may write the
+ * last plan's Complete a moment after its CSV succeeded.
+ */
+async function installedByPlans(namespace: string): Promise<string[]> {
+  const plans = await listCustom('installplans', namespace);
+  plans.sort((a, b) => String(a.metadata.creationTimestamp).localeCompare(String(b.metadata.creationTimestamp)) || a.metadata.name.localeCompare(b.metadata.name));
+  return plans.flatMap((ip) => ip.spec.clusterServiceVersionNames as string[]);
+}
+
+/** The head ships (MONITORING_SINCE on) a ServiceMonitor, a PrometheusRule and the dashboard ConfigMap: after the upgrade they are in the namespace. */
+async function assertMonitoringObjects(namespace: string): Promise<void> {
+  if (!versionAtLeast(NEW_VERSION, MONITORING_SINCE)) return;
+  const names = (await kubectl(['get', ...MONITORING_OBJECTS, '-n', namespace, '-o', 'name'])).stdout.trim().split('\n').sort();
+  expect(names).toEqual(MONITORING_OBJECTS);
 }
 
 /** Every booking the service holds, as what a user would notice: id, owner, seats, state, version. */
@@ -188,10 +225,10 @@ function upgradeTimeline(namespace: string, csv: string, runner: PodRunner, t0: 
       if (plans.some((ip) => ip.spec.clusterServiceVersionNames.includes(csv))) at('installPlanCreated');
       if (c) at('csvCreated');
       if (c?.status?.phase) at(`csv${c.status.phase}`);
-      if (runner.processes.some((p) => p.version === '0.2.0')) at('newPodStarted');
-      if (runner.processes.some((p) => p.version === '0.2.0') && runner.processes.every((p) => p.version !== '0.1.0' || p.stoppedAt !== undefined)) at('oldPodsStopped');
+      if (runner.processes.some((p) => p.version === NEW_VERSION)) at('newPodStarted');
+      if (runner.processes.some((p) => p.version === NEW_VERSION) && runner.processes.every((p) => p.version !== OLD_VERSION || p.stoppedAt !== undefined)) at('oldPodsStopped');
       const last = runner.samples[runner.samples.length - 1];
-      if (last?.leaders.some((l) => runner.processes.find((p) => p.pod === l)?.version === '0.2.0')) at('newLeader');
+      if (last?.leaders.some((l) => runner.processes.find((p) => p.pod === l)?.version === NEW_VERSION)) at('newLeader');
       await new Promise((r) => setTimeout(r, 250));
     }
   })();
@@ -246,16 +283,17 @@ async function bookTickets(namespace: string): Promise<Obj[]> {
 }
 
 /**
- * After an upgrade: the 0.2.0 leader reconciled every ticket on its own (its
- * reconcile counter), then each ticket's seat change is carried out by a
- * 0.2.0 pod (observedGeneration, Booked column, the event's reporting pod).
+ * After an upgrade: the leader of the head reconciled every ticket on its own
+ * (its reconcile counter), then each ticket's seat change is carried out by a
+ * pod of the head (observedGeneration, Booked column, the event's reporting
+ * pod).
  */
 /**
  * The pod that leads now, if it runs `version`. OLM can roll the new
  * Deployment once more after the CSV succeeded (a second ReplicaSet), so the
  * leader seen first may be gone by the time its metrics are read.
  */
-function leaderNow(runner: PodRunner, first: string, version = '0.2.0'): string | undefined {
+function leaderNow(runner: PodRunner, first: string, version = NEW_VERSION): string | undefined {
   const running = runner.running();
   if (running.some((p) => p.pod === first)) return first;
   const last = runner.samples[runner.samples.length - 1];
@@ -263,14 +301,14 @@ function leaderNow(runner: PodRunner, first: string, version = '0.2.0'): string 
 }
 
 async function assertReconciledByNew(namespace: string, runner: PodRunner, leader: string): Promise<void> {
-  await waitWithOlm(olm, `the 0.2.0 leader ${leader} to reconcile all ${TICKETS_PER_NAMESPACE} tickets`, async () => {
+  await waitWithOlm(olm, `the ${NEW_VERSION} leader ${leader} to reconcile all ${TICKETS_PER_NAMESPACE} tickets`, async () => {
     const pod = leaderNow(runner, leader);
     return pod !== undefined && reconciles(await runner.metrics(pod)) >= TICKETS_PER_NAMESPACE;
   }, {
     timeoutMs: 60_000,
     diagnose: () => diagnose(namespace, runner),
   });
-  const newPods = new Set(runner.processes.filter((p) => p.version === '0.2.0').map((p) => p.pod));
+  const newPods = new Set(runner.processes.filter((p) => p.version === NEW_VERSION).map((p) => p.pod));
   for (let i = 0; i < TICKETS_PER_NAMESPACE; i++) await kubectl(['patch', 'ft', `t${i}`, '-n', namespace, '--type=merge', '-p', JSON.stringify({ spec: { number: 5 + i } })]);
   const api = loadKubeConfig().makeApiClient(k8s.CustomObjectsApi);
   await waitWithOlm(
@@ -287,7 +325,7 @@ async function assertReconciledByNew(namespace: string, runner: PodRunner, leade
     const by = events.filter((e) => e.involvedObject.name === `t${i}`).map((e) => e.reportingInstance ?? e.source?.host ?? '');
     expect({ ticket: `t${i}`, reportedByNewPod: by.some((p) => newPods.has(p)) }).toEqual({ ticket: `t${i}`, reportedByNewPod: true });
   }
-  // What the user sees: the 0.2.0 CRD's Booked column, equal to the seats asked for.
+  // What the user sees: the Booked column (CRD since 0.2.0), equal to the seats asked for.
   const table = (await kubectl(['get', 'ft', '-n', namespace])).stdout.trim().split('\n');
   expect(table[0].split(/\s+/)).toEqual(['NAME', 'FROM', 'TO', 'SEATS', 'BOOKED', 'READY', 'STATUS', 'BOOKING', 'AGE']);
   for (const row of table.slice(1)) {
@@ -297,14 +335,17 @@ async function assertReconciledByNew(namespace: string, runner: PodRunner, leade
 }
 
 beforeAll(async () => {
-  expect(RELEASES.map((r) => r.version)).toEqual(['0.1.0', '0.2.0']);
+  // A real upgrade: the head is a later release than 0.1.0, reachable from it in one step (olm.skipRange).
+  expect(RELEASES[0].version).toBe(OLD_VERSION);
+  expect(RELEASES.length).toBeGreaterThan(1);
+  expect(LATEST_RELEASE.skipRange).toMatch(new RegExp(`^>=${OLD_VERSION.replace(/\./g, '\\.')} <${NEW_VERSION.replace(/\./g, '\\.')}$`));
   work = mkdtempSync(path.join(os.tmpdir(), 'olm-upgrade-'));
   bookings = await startBookings();
   bundle = path.join(work, 'controller.js');
   writeFileSync(bundle, (await bundleController()).js);
   bundle010 = await bundleControllerAt(CONTROLLER_0_1_0, path.join(work, 'controller-0.1.0.js'));
   // The catalog as it was before 0.2.0: generated by the same constructs at version 0.1.0.
-  const before = writeCatalog('0.1.0');
+  const before = writeCatalog(OLD_VERSION);
   olm = await startOlm({ catalogDir: before });
   catalogName = `flight-operator-${auto.name}`;
   await createCatalogSource(olm, catalogName, { displayName: 'Flight Operator (upgrade test)' });
@@ -324,8 +365,8 @@ afterAll(async () => {
         const names = (await kubectl(['get', 'ft', '-n', ns, '-o', 'name'], { check: false })).stdout.split('\n').filter(Boolean);
         for (const n of names) await kubectl(['patch', n, '-n', ns, '--type=merge', '-p', '{"metadata":{"finalizers":null}}'], { check: false });
         await kubectl(['delete', 'subscription', PACKAGE, '-n', ns, '--ignore-not-found', '--wait=false'], { check: false });
-        for (const csv of [OLD, NEW]) await kubectl(['delete', 'csv', csv, '-n', ns, '--ignore-not-found', '--timeout=60s'], { check: false, timeoutMs: 70_000 });
-        for (const csv of [OLD, NEW]) await kubectl(['delete', 'clusterrole,clusterrolebinding', '-l', `olm.owner=${csv},olm.owner.namespace=${ns}`, '--ignore-not-found'], { check: false });
+        for (const csv of ALL_CSVS) await kubectl(['delete', 'csv', csv, '-n', ns, '--ignore-not-found', '--timeout=60s'], { check: false, timeoutMs: 70_000 });
+        for (const csv of ALL_CSVS) await kubectl(['delete', 'clusterrole,clusterrolebinding', '-l', `olm.owner=${csv},olm.owner.namespace=${ns}`, '--ignore-not-found'], { check: false });
       }
       await kubectl(['delete', 'catalogsource', catalogName, '-n', olm.namespace, '--ignore-not-found', '--wait=false'], { check: false });
     } finally {
@@ -336,49 +377,52 @@ afterAll(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 }, 180_000);
 
-describe('upgrading flight-operator 0.1.0 -> 0.2.0 through OLM', () => {
-  test('Automatic: Subscription -> 0.1.0 Succeeded, tickets booked by 0.1.0; catalog update -> 0.2.0 Succeeded without touching a booking, one leader at a time', async () => {
-    const runner = await startPodRunner({ namespace: auto.name, selector: SELECTOR, bundle, bundleFor: { '0.1.0': bundle010 } });
+describe(`upgrading flight-operator ${OLD_VERSION} -> ${NEW_VERSION} (the channel head) through OLM`, () => {
+  test(`Automatic: Subscription -> ${OLD_VERSION} Succeeded, tickets booked by ${OLD_VERSION}; catalog update -> ${NEW_VERSION} Succeeded in one step without touching a booking, one leader at a time`, async () => {
+    const runner = await startPodRunner({ namespace: auto.name, selector: SELECTOR, bundle, bundleFor: { [OLD_VERSION]: bundle010 } });
     runners.push(runner);
     // GIVEN 0.1.0 installed through an Automatic Subscription, its pods running, and tickets it booked
     const t0 = await installSubscription(auto.name, 'Automatic');
     await waitCsvSucceeded(auto.name, OLD, runner);
     result.subscriptionToCsvSucceeded_0_1_0_s = (Date.now() - t0) / 1000;
-    await waitForControllers(runner, auto.name, '0.1.0');
+    await waitForControllers(runner, auto.name, OLD_VERSION);
     await bookTickets(auto.name);
     const ledger = await bookingLedger();
     expect(ledger).toHaveLength(TICKETS_PER_NAMESPACE);
 
-    // WHEN the catalog is updated to one that also has 0.2.0
+    // WHEN the catalog is updated to one that has every release up to the head
     const t1 = Date.now();
     const timeline = upgradeTimeline(auto.name, NEW, runner, t1);
-    await olm.updateCatalog(writeCatalog('0.2.0'));
-    // THEN OLM installs 0.2.0 on its own, replacing 0.1.0
+    await olm.updateCatalog(writeCatalog(NEW_VERSION));
+    // THEN OLM installs the head on its own, replacing 0.1.0
     await waitCsvSucceeded(auto.name, NEW, runner);
     const seconds = (Date.now() - t1) / 1000;
-    result.catalogUpdateToCsvSucceeded_0_2_0_s = seconds;
-    const leader = await waitForControllers(runner, auto.name, '0.2.0');
+    result.catalogUpdateToCsvSucceeded_s = seconds;
+    const leader = await waitForControllers(runner, auto.name, NEW_VERSION);
     result.automaticMilestonesSeconds = await timeline.stop();
     result.automaticLongestLeaderlessMs = longestLeaderlessMs(runner);
     process.stderr.write(
-      `\nOLM upgrade (Automatic): catalog update -> CSV 0.2.0 Succeeded in ${seconds}s; milestones (s): ${JSON.stringify(result.automaticMilestonesSeconds)}; longest time without a leader ${result.automaticLongestLeaderlessMs} ms\n`,
+      `\nOLM upgrade (Automatic): catalog update -> CSV ${NEW_VERSION} Succeeded in ${seconds}s; milestones (s): ${JSON.stringify(result.automaticMilestonesSeconds)}; longest time without a leader ${result.automaticLongestLeaderlessMs} ms\n`,
     );
     await waitWithOlm(olm, `CSV ${OLD} removed after the upgrade`, async () => (await csvPhase(auto.name, OLD)) === undefined, { timeoutMs: 120_000 });
     const sub = await getCustom('subscriptions', auto.name, PACKAGE);
     expect(sub?.status).toMatchObject({ installedCSV: NEW, currentCSV: NEW, state: 'AtLatestKnown' });
-    // No booking created or cancelled by the upgrade, once 0.2.0 has looked at every ticket
+    // In one step: the plans installed 0.1.0, then the head, and no release in between
+    expect(await installedByPlans(auto.name)).toEqual([OLD, NEW]);
+    // No booking created or cancelled by the upgrade, once the head has looked at every ticket
     await assertLedgerUnchangedAfterReconcile(runner, leader, ledger, auto.name);
     // Never two leaders at once, while both versions ran
     expect(runner.maxConcurrentLeaders()).toBe(1);
     result.automaticLeaderSamples = runner.samples.length;
     await assertReconciledByNew(auto.name, runner, leader);
+    await assertMonitoringObjects(auto.name);
     done();
   }, 3 * STEP_TIMEOUT_MS);
 
-  test('Manual: nothing is installed or upgraded before its InstallPlan is approved; approving the 0.2.0 plan upgrades without touching a booking', async () => {
-    const runner = await startPodRunner({ namespace: manual.name, selector: SELECTOR, bundle, bundleFor: { '0.1.0': bundle010 } });
+  test(`Manual: nothing is installed or upgraded before its InstallPlan is approved; approving the ${NEW_VERSION} plan upgrades without touching a booking`, async () => {
+    const runner = await startPodRunner({ namespace: manual.name, selector: SELECTOR, bundle, bundleFor: { [OLD_VERSION]: bundle010 } });
     runners.push(runner);
-    // GIVEN a Manual Subscription starting at 0.1.0 (the catalog now has 0.2.0 too)
+    // GIVEN a Manual Subscription starting at 0.1.0 (the catalog now has every release up to the head)
     await installSubscription(manual.name, 'Manual', OLD);
     await approvePlanFor(manual.name, OLD, async () => {
       // Not approved yet: no CSV, no Deployment
@@ -386,11 +430,11 @@ describe('upgrading flight-operator 0.1.0 -> 0.2.0 through OLM', () => {
       expect((await kubectl(['get', 'deployment', '-n', manual.name, '-o', 'name'])).stdout.trim()).toBe('');
     });
     await waitCsvSucceeded(manual.name, OLD, runner);
-    await waitForControllers(runner, manual.name, '0.1.0');
+    await waitForControllers(runner, manual.name, OLD_VERSION);
     await bookTickets(manual.name);
     const ledger = await bookingLedger();
 
-    // WHEN OLM has found the upgrade: a plan for 0.2.0 waits, and 0.1.0 stays installed meanwhile
+    // WHEN OLM has found the upgrade: a plan for the head waits, and 0.1.0 stays installed meanwhile
     const pending = await waitWithOlm(
       olm,
       'the Subscription to report UpgradePending',
@@ -404,25 +448,27 @@ describe('upgrading flight-operator 0.1.0 -> 0.2.0 through OLM', () => {
     expect(pending.status.installedCSV).toBe(OLD);
     await new Promise((r) => setTimeout(r, 5_000));
     expect(await csvPhase(manual.name, NEW)).toBeUndefined();
-    expect(runner.running().every((p) => p.version === '0.1.0')).toBe(true);
+    expect(runner.running().every((p) => p.version === OLD_VERSION)).toBe(true);
 
     // AND the test approves it
     const { at } = await approvePlanFor(manual.name, NEW);
-    // THEN 0.2.0 is installed, and nothing about the bookings changed
+    // THEN the head is installed, and nothing about the bookings changed
     await waitCsvSucceeded(manual.name, NEW, runner);
-    result.approvalToCsvSucceeded_0_2_0_s = (Date.now() - at) / 1000;
-    const leader = await waitForControllers(runner, manual.name, '0.2.0');
+    result.approvalToCsvSucceeded_s = (Date.now() - at) / 1000;
+    const leader = await waitForControllers(runner, manual.name, NEW_VERSION);
     result.manualLongestLeaderlessMs = longestLeaderlessMs(runner);
     process.stderr.write(
-      `\nOLM upgrade (Manual): InstallPlan approved -> CSV 0.2.0 Succeeded in ${result.approvalToCsvSucceeded_0_2_0_s}s; longest time without a leader ${result.manualLongestLeaderlessMs} ms\n`,
+      `\nOLM upgrade (Manual): InstallPlan approved -> CSV ${NEW_VERSION} Succeeded in ${result.approvalToCsvSucceeded_s}s; longest time without a leader ${result.manualLongestLeaderlessMs} ms\n`,
     );
     await assertLedgerUnchangedAfterReconcile(runner, leader, ledger, manual.name);
     expect(runner.maxConcurrentLeaders()).toBe(1);
     await assertReconciledByNew(manual.name, runner, leader);
+    expect(await installedByPlans(manual.name)).toEqual([OLD, NEW]);
+    await assertMonitoringObjects(manual.name);
     done();
   }, 3 * STEP_TIMEOUT_MS);
 
-  test('Uninstall: deleting the Subscription and the CSV removes the Deployment, RBAC and ServiceAccount; the CRD, tickets and bookings stay', async () => {
+  test('Uninstall: deleting the Subscription and the CSV removes the Deployment, RBAC, ServiceAccount and monitoring objects; the CRD, tickets and bookings stay', async () => {
     const ns = auto.name;
     const before = await bookingLedger();
     // WHEN the user uninstalls as OLM documents it
@@ -437,7 +483,9 @@ describe('upgrading flight-operator 0.1.0 -> 0.2.0 through OLM', () => {
         const dep = await kubectl(['get', 'deployment', 'flight-operator-controller', '-n', ns, '--ignore-not-found', '-o', 'name'], { check: false });
         const sa = await kubectl(['get', 'serviceaccount', 'flight-operator-controller', '-n', ns, '--ignore-not-found', '-o', 'name'], { check: false });
         const cluster = await kubectl(['get', 'clusterrole,clusterrolebinding', '-l', `olm.owner=${NEW},olm.owner.namespace=${ns}`, '-o', 'name'], { check: false });
-        return !left.stdout.trim() && !dep.stdout.trim() && !sa.stdout.trim() && !cluster.stdout.trim();
+        // The bundle's own objects carry an owner reference to the CSV: the garbage collector removes them.
+        const monitoring = await kubectl(['get', ...MONITORING_OBJECTS, '-n', ns, '--ignore-not-found', '-o', 'name'], { check: false });
+        return !left.stdout.trim() && !dep.stdout.trim() && !sa.stdout.trim() && !cluster.stdout.trim() && !monitoring.stdout.trim();
       },
       { timeoutMs: 120_000, diagnose: () => diagnose(ns) },
     );
@@ -453,14 +501,16 @@ describe('upgrading flight-operator 0.1.0 -> 0.2.0 through OLM', () => {
 
 afterAll(() => {
   const out = path.join(REPO_ROOT, 'bench', 'results', 'olm-upgrade.json');
-  if (result.catalogUpdateToCsvSucceeded_0_2_0_s === undefined) return;
+  if (result.catalogUpdateToCsvSucceeded_s === undefined) return;
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(
     out,
     `${JSON.stringify(
       {
         date: new Date().toISOString(),
-        what: 'OLM v0 upgrade of flight-operator 0.1.0 -> 0.2.0 (OwnNamespace, inline FBC served by opm on the host, controller pods run on the host by test/support/pod-runner.ts)',
+        what: `OLM v0 upgrade of flight-operator ${OLD_VERSION} -> ${NEW_VERSION} (the channel head, in one step; OwnNamespace, inline FBC served by opm on the host, controller pods run on the host by test/support/pod-runner.ts)`,
+        from: OLD,
+        to: NEW,
         ...result,
         ticketsPerNamespace: TICKETS_PER_NAMESPACE,
         machine: { cpus: os.cpus().length, loadavg: os.loadavg().map((l) => Math.round(l * 100) / 100) },
@@ -476,7 +526,7 @@ afterAll(() => {
 const sweeps = (metrics: string) => Number(/^flightticket_orphan_sweeps_total\{result="success"\} (\d+)/m.exec(metrics)?.[1] ?? 0);
 
 /**
- * Waits until the 0.2.0 leader has reconciled every ticket and finished its
+ * Waits until the leader of the head has reconciled every ticket and finished its
  * first orphan sweep (it sweeps as soon as it leads: the bookings 0.1.0 made
  * must not look orphaned to it), then compares the booking service's ledger.
  */
