@@ -26,6 +26,7 @@ import { toolPath } from '../../infra/validate/operator-framework';
 import { kubectl, loadKubeConfig, waitFor } from '../../testenv/kube';
 import { pulumiToolchain } from '../../testenv/pulumi';
 import { startOlm, type OlmEnv } from '../olm/olm-env';
+import { installMonitoringCrds } from '../monitoring/tools';
 import type { Child } from '../support/child-process';
 import { startBookings, startController, waitForReady, type BookingEnv } from '../support/operator-env';
 import { mintToken } from '../in-cluster/pod';
@@ -239,6 +240,9 @@ describe('the olm stack', () => {
       s.once('error', () => resolve(false));
     }), { timeoutMs: 60_000 });
     expect(await exists(['crd', 'subscriptions.operators.coreos.com'])).toBe(false);
+    // AND prometheus-operator's CRDs, as a cluster running prometheus-operator has them: the channel head's
+    // bundle (0.3.0 on) ships a ServiceMonitor and a PrometheusRule, and OLM fails the InstallPlan without them.
+    await installMonitoringCrds();
     p = project('olm', REPO_ROOT, ['Pulumi.olm.yaml']);
     await initStack(p, 'olm', {
       'flight-operator:kubeconfig': cluster.kubeconfigPath,
