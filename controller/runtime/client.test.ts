@@ -15,6 +15,7 @@ import {
   mergePatchOptions,
   resourcePath,
 } from './client';
+import { stripManagedFields } from './informer';
 
 const cms = { group: '', version: 'v1', plural: 'configmaps' };
 const widgets = { group: 'example.com', version: 'v1', plural: 'widgets' };
@@ -94,6 +95,25 @@ describe('KubeClient over a local HTTP server', () => {
       '/api/v1/namespaces/ns/configmaps?labelSelector=app%3Dx&limit=1',
       '/api/v1/namespaces/ns/configmaps?labelSelector=app%3Dx&limit=1&continue=tok',
     ]);
+  });
+
+  it('applies a list transform to each page as it arrives, before the next page is asked for', async () => {
+    // GIVEN two pages of objects carrying managed fields
+    const c = KubeClient.fromKubeConfig(kc);
+    respond = (req, res) => {
+      const u = new URL(req.url!, 'http://x');
+      const page = u.searchParams.get('continue') ? 'b' : 'a';
+      json(res, 200, { metadata: { resourceVersion: '5', ...(page === 'a' ? { continue: 'tok' } : {}) }, items: [{ metadata: { name: page, managedFields: [{ manager: 'm' }] } }] });
+    };
+    // WHEN listed with the informer's transform
+    const requestsWhenTransformed: number[] = [];
+    const r = await c.list(cms, 'ns', {
+      limit: 1,
+      transform: (o) => (requestsWhenTransformed.push(seen.length), stripManagedFields(o)),
+    });
+    // THEN every item comes back transformed, page 1's before page 2 was requested
+    expect(r.items).toEqual([{ metadata: { name: 'a' } }, { metadata: { name: 'b' } }]);
+    expect(requestsWhenTransformed).toEqual([1, 2]);
   });
 
   it('turns non-2xx into KubeApiError with code, reason and Retry-After', async () => {

@@ -40,7 +40,8 @@ export interface WatchOptions {
  * function that aborts the stream.
  */
 export interface ListerWatcher<T> {
-  list(opts: { labelSelector?: string; signal?: AbortSignal }): Promise<{ items: T[]; resourceVersion: string }>;
+  /** `transform`, when given, may be applied to each item as it arrives (the informer applies it again: it must be idempotent). */
+  list(opts: { labelSelector?: string; signal?: AbortSignal; transform?: (obj: T) => T }): Promise<{ items: T[]; resourceVersion: string }>;
   watch(opts: WatchOptions, onEvent: (type: WatchEventType, obj: any) => void, onDone: (err?: unknown) => void): Promise<() => void>;
 }
 
@@ -55,7 +56,7 @@ export function kubeListerWatcher<T extends k8s.KubernetesObject>(
   if (!kc) throw new Error('kubeListerWatcher needs a KubeClient made with KubeClient.fromKubeConfig');
   const path = resourcePath(resource, namespace);
   return {
-    list: ({ labelSelector, signal }) => client.list<T>(resource, namespace, { labelSelector, signal }),
+    list: ({ labelSelector, signal, transform }) => client.list<T>(resource, namespace, { labelSelector, signal, transform }),
     async watch(o, onEvent, onDone) {
       const w = new k8s.Watch(kc);
       // Watch has a private 30 s inactivity timer that also bounds connect time.
@@ -128,7 +129,7 @@ export interface InformerOptions<T> {
   listTimeoutMs?: number;
   /** Restart backoff; default 800 ms doubling to 30 s (client-go reflector), jitter 0.2. */
   backoff?: BackoffOptions;
-  /** Applied to every object before caching; default stripManagedFields. */
+  /** Applied to every object before caching; default stripManagedFields. Must be idempotent (a list may have applied it already, page by page). */
   transform?: (obj: T) => T;
   /** Called on every watch restart (in addition to the metric). */
   onWatchRestart?: (reason: WatchRestartReason, err?: unknown) => void;
@@ -290,7 +291,7 @@ export class Informer<T extends k8s.KubernetesObject> {
   /** List, then diff against the cache: add/update for new or changed, delete for vanished objects. */
   private async relist(signal: AbortSignal): Promise<void> {
     const listSignal = AbortSignal.any([signal, AbortSignal.timeout(this.opts.listTimeoutMs ?? 60_000)]);
-    const res = await this.opts.lw.list({ labelSelector: this.opts.labelSelector, signal: listSignal });
+    const res = await this.opts.lw.list({ labelSelector: this.opts.labelSelector, signal: listSignal, transform: this.transform });
     if (signal.aborted) return;
     this.metrics.relist();
     const next = new Map<string, T>();
