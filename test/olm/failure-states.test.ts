@@ -8,7 +8,8 @@
  * One case needs a cluster WITHOUT prometheus-operator's CRDs (the bundles
  * from 0.3.0 on ship a ServiceMonitor and a PrometheusRule): the shared test
  * cluster has them (other files install them), and CRDs are cluster-wide, so
- * that case starts a control plane and an OLM of its own.
+ * that case (and the recovery docs/olm-install.md describes) starts a
+ * control plane and an OLM of its own.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -19,6 +20,7 @@ import { MONITORING_SINCE, versionAtLeast } from '../../infra/releases';
 import { freePort, startCluster, type Cluster } from '../../testenv/cluster';
 import { kubectl } from '../../testenv/kube';
 import { useNamespace } from '../../testenv/namespace';
+import { installMonitoringCrds } from '../monitoring/tools';
 import { createCatalogSource, getOlmObject as getCustom, listOlmObjects, startOlm, waitWithOlm, type OlmEnv } from './olm-env';
 
 const PACKAGE = 'flight-operator';
@@ -164,6 +166,20 @@ describe('OLM failure states end in a status that says why', () => {
   }, STATUS_TIMEOUT_MS + 30_000);
 });
 
+/** The namespace's InstallPlans, Subscription and CSVs, for a failure message. */
+async function planDiagnosis(namespace: string): Promise<string> {
+  const out: string[] = [];
+  for (const ip of await listOlmObjects('installplans', namespace)) {
+    out.push(`InstallPlan ${ip.metadata.name} generation=${ip.spec.generation} ${ip.spec.clusterServiceVersionNames} phase=${ip.status?.phase} message=${ip.status?.message ?? ''}`);
+  }
+  const sub = await getCustom('subscriptions', namespace, PACKAGE);
+  const ref = sub?.status?.installPlanRef;
+  const refExists = ref ? (await getCustom('installplans', namespace, ref.name)) !== undefined : undefined;
+  out.push(`Subscription: ${JSON.stringify({ state: sub?.status?.state, installPlanRef: ref && { name: ref.name, uid: ref.uid, exists: refExists }, conditions: sub?.status?.conditions })}`);
+  for (const c of await listOlmObjects('clusterserviceversions', namespace)) out.push(`CSV ${c.metadata.name}: ${c.status?.phase} ${c.status?.reason} ${c.status?.message}`);
+  return out.join('\n');
+}
+
 /** What OLM v0.46 says, word for word, when the cluster does not serve the bundle's ServiceMonitor. */
 const MISSING_SERVICE_MONITOR =
   'api-server resource not found installing ServiceMonitor flight-operator-controller: GroupVersionKind monitoring.coreos.com/v1, Kind=ServiceMonitor not found on the cluster. ' +
@@ -176,6 +192,7 @@ describe('a cluster without the prometheus-operator CRDs (monitoring.coreos.com)
   let cluster: Cluster | undefined;
   let bare: OlmEnv | undefined;
   let sharedKubeconfig: string | undefined;
+  let failedPlan: string | undefined;
 
   beforeAll(async () => {
     expect(versionAtLeast(defaultSettings().version, MONITORING_SINCE)).toBe(true);
@@ -205,14 +222,7 @@ describe('a cluster without the prometheus-operator CRDs (monitoring.coreos.com)
     await kubectl(['apply', '-f', '-'], {
       input: JSON.stringify({ apiVersion: 'operators.coreos.com/v1', kind: 'OperatorGroup', metadata: { name: PACKAGE, namespace }, spec: { targetNamespaces: [namespace] } }),
     });
-    await kubectl(['apply', '-f', '-'], {
-      input: JSON.stringify({
-        apiVersion: 'operators.coreos.com/v1alpha1',
-        kind: 'Subscription',
-        metadata: { name: PACKAGE, namespace },
-        spec: { name: PACKAGE, channel: 'stable', source: 'flight-operator', sourceNamespace: olmHere.namespace, installPlanApproval: 'Automatic' },
-      }),
-    });
+    await subscribe(namespace, { channel: 'stable', source: 'flight-operator', sourceNamespace: olmHere.namespace });
     // THEN OLM retries the plan for --install-plan-retry-timeout (1 min by default), saying why, then fails it
     const retrying = await waitWithOlm(
       olmHere,
@@ -245,12 +255,54 @@ describe('a cluster without the prometheus-operator CRDs (monitoring.coreos.com)
     // (created by the first step) waits for its requirements and OLM creates no Deployment
     expect({ phase: csv?.status?.phase, reason: csv?.status?.reason }).toEqual({ phase: 'Pending', reason: 'RequirementsNotMet' });
     expect(dep.stdout.trim()).toBe('');
-    // AND the Subscription points at the failed plan
-    const sub = await getCustom('subscriptions', namespace, PACKAGE);
-    process.stderr.write(`Subscription: ${JSON.stringify({ state: sub?.status?.state, conditions: sub?.status?.conditions })}\n`);
-    expect(sub?.status?.installPlanRef?.name).toBe(failed.metadata.name);
-    expect(sub?.status?.conditions).toEqual(
+    // AND the Subscription points at the failed plan and says why (the catalog operator writes that a moment after the plan)
+    const sub = await waitWithOlm(
+      olmHere,
+      'the Subscription condition InstallPlanFailed',
+      async () => {
+        const x = await getCustom('subscriptions', namespace, PACKAGE);
+        return x?.status?.conditions?.some((c: Obj) => c.type === 'InstallPlanFailed' && c.status === 'True') ? x : undefined;
+      },
+      { timeoutMs: 60_000 },
+    );
+    process.stderr.write(`Subscription: ${JSON.stringify({ state: sub.status.state, conditions: sub.status.conditions })}\n`);
+    expect(sub.status.installPlanRef?.name).toBe(failed.metadata.name);
+    expect(sub.status.conditions).toEqual(
       expect.arrayContaining([expect.objectContaining({ type: 'InstallPlanFailed', status: 'True', reason: 'InstallComponentFailed', message: MISSING_SERVICE_MONITOR })]),
     );
+    failedPlan = failed.metadata.name;
   }, 2 * STATUS_TIMEOUT_MS + 30_000);
+
+  test('recovery as docs/olm-install.md says: install the CRDs, delete the failed InstallPlan, the Subscription and the CSV, subscribe again -> CSV Succeeded with the monitoring objects', async () => {
+    const olmHere = bare!;
+    expect(failedPlan).toBeDefined();
+    // WHEN the user installs prometheus-operator's CRDs (OLM does not retry the failed plan by itself)
+    await installMonitoringCrds();
+    // AND deletes the failed InstallPlan, the Subscription and the stuck CSV, in this order, and subscribes again.
+    // The new Subscription's plan has the namespace's first generation again, and the catalog operator reuses a
+    // plan of that generation if its cache still holds one ("skipping update: installplan already created"): the
+    // new Subscription then waits on the old plan for good. Seen in 2 of 8 runs when the plan went last (or was
+    // left to the garbage collector); deleting it first leaves the CSV deletion's time for the cache to catch up.
+    await kubectl(['delete', 'installplan', failedPlan!, '-n', namespace, '--ignore-not-found', '--timeout=60s'], { timeoutMs: 70_000 });
+    await kubectl(['delete', 'subscription', PACKAGE, '-n', namespace]);
+    await kubectl(['delete', 'csv', head, '-n', namespace, '--timeout=60s'], { timeoutMs: 70_000 });
+    expect((await kubectl(['get', 'installplan', '-n', namespace, '-o', 'name'])).stdout.trim()).toBe('');
+    await subscribe(namespace, { channel: 'stable', source: 'flight-operator', sourceNamespace: olmHere.namespace });
+    // THEN a new plan installs the head, monitoring objects included
+    const csv = await waitWithOlm(
+      olmHere,
+      `CSV ${head} Succeeded after the recovery`,
+      async () => {
+        const c = await getCustom('clusterserviceversions', namespace, head);
+        if (c?.status?.phase === 'Failed') throw new Error(`CSV ${head} Failed: ${c.status.reason}: ${c.status.message}`);
+        return c?.status?.phase === 'Succeeded' ? c : undefined;
+      },
+      { timeoutMs: STATUS_TIMEOUT_MS, diagnose: () => planDiagnosis(namespace) },
+    );
+    expect(csv.status.reason).toBe('InstallSucceeded');
+    const sub = await getCustom('subscriptions', namespace, PACKAGE);
+    expect(sub?.status?.installPlanRef?.name).not.toBe(failedPlan);
+    const names = (await kubectl(['get', 'servicemonitor,prometheusrule', '-n', namespace, '-o', 'name'])).stdout.trim().split('\n').sort();
+    expect(names).toEqual(['prometheusrule.monitoring.coreos.com/flight-operator-controller', 'servicemonitor.monitoring.coreos.com/flight-operator-controller']);
+  }, STATUS_TIMEOUT_MS + 90_000);
 });
