@@ -151,6 +151,11 @@ describe('ClusterServiceVersion upgrade edges', () => {
     }
   });
 
+  test('GIVEN 0.3.0 THEN the description tells the user to have the prometheus-operator CRDs before subscribing; 0.2.0 keeps its description', () => {
+    expect(csvOf('0.3.0').spec.description).toContain('`servicemonitors` and `prometheusrules` of `monitoring.coreos.com/v1`');
+    expect(csvOf('0.2.0').spec.description).not.toContain('monitoring.coreos.com');
+  });
+
   test('GIVEN the first release or a version that is not a release THEN it replaces nothing', () => {
     for (const version of ['0.1.0', '1.2.3']) {
       const csv = csvOf(version);

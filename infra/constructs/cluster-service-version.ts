@@ -91,6 +91,16 @@ export class ClusterServiceVersion extends Construct {
             " in the operator's namespace. Set the API endpoint with the Subscription:" +
             ' `spec.config.env: [{name: BOOKING_API_URL, value: https://...}]`. (The bundled ConfigMap holds only the' +
             ' default: OLM rewrites it on every install and upgrade.)',
+          ...(versionAtLeast(s.version, MONITORING_SINCE)
+            ? [
+                '',
+                '### Before you subscribe: prometheus-operator\'s CRDs',
+                'The bundle includes a ServiceMonitor, a PrometheusRule (alerts with runbooks) and a Grafana dashboard ConfigMap.' +
+                  ' The cluster must serve `servicemonitors` and `prometheusrules` of `monitoring.coreos.com/v1` (any cluster' +
+                  ' running prometheus-operator does): without them OLM fails the InstallPlan ("GroupVersionKind' +
+                  ' monitoring.coreos.com/v1, Kind=ServiceMonitor not found on the cluster") and the operator does not start.',
+              ]
+            : []),
         ].join('\n'),
         version: s.version,
         ...(props.replaces ? { replaces: `${s.packageName}.v${props.replaces}` } : {}),
