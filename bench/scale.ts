@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --quick] [-- --max 50000] [-- --concurrency N]
+ * npm run bench [-- --quick] [-- --max 50000] [-- --concurrency N] [-- --report]
  *
  * The controller against this machine's own limit, on a real control plane and
  * booking service (a fresh ephemeral cluster; the controller runs as the image
@@ -395,7 +395,8 @@ function writeResults(r: Record<string, any>): void {
   console.log(md.join('\n'));
 }
 
-main().catch((e) => {
+// `-- --report`: rewrite the summary and charts from the last results, without measuring again.
+(argv.includes('--report') ? Promise.resolve(writeResults(JSON.parse(readFileSync(path.join(RESULTS, quick ? 'scale-quick.json' : 'scale.json'), 'utf8')))) : main()).catch((e) => {
   console.error(e);
   process.exit(1);
 });

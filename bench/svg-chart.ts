@@ -22,6 +22,16 @@ function frame(title: string, max: number, body: string): string {
   ].join('\n');
 }
 
+/** A label in lines of at most 14 characters, split at spaces. */
+function lines(label: string): string[] {
+  const out: string[] = [];
+  for (const word of label.split(' ')) {
+    if (out.length && (out[out.length - 1] + ' ' + word).length <= 14) out[out.length - 1] += ` ${word}`;
+    else out.push(word);
+  }
+  return out;
+}
+
 export function barChart(title: string, bars: Array<{ label: string; value: number }>): string {
   const max = Math.max(1, ...bars.map((b) => (Number.isFinite(b.value) ? b.value : 0))) * 1.1;
   const slot = (W - PAD.left - PAD.right) / bars.length;
@@ -32,7 +42,7 @@ export function barChart(title: string, bars: Array<{ label: string; value: numb
     const y = PAD.top + plotH - h;
     return `<rect x="${x}" y="${y}" width="${slot * 0.7}" height="${h}" fill="${COLOURS[0]}"/>` +
       `<text x="${x + slot * 0.35}" y="${y - 4}" text-anchor="middle" font-size="11">${b.value}</text>` +
-      `<text x="${x + slot * 0.35}" y="${H - PAD.bottom + 14}" text-anchor="end" font-size="11" transform="rotate(-30 ${x + slot * 0.35} ${H - PAD.bottom + 14})">${esc(b.label)}</text>`;
+      lines(b.label).map((l, j) => `<text x="${x + slot * 0.35}" y="${H - PAD.bottom + 16 + 13 * j}" text-anchor="middle" font-size="11">${esc(l)}</text>`).join('');
   });
   return frame(title, max, body.join('\n'));
 }
