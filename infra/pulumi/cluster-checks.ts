@@ -63,7 +63,8 @@ export interface InstalledCsv {
 
 /**
  * Waits until the Subscription names its installed CSV and that CSV reaches
- * Succeeded. A CSV in phase Failed ends the wait at once with OLM's reason.
+ * Succeeded. A CSV in phase Failed, or a Subscription whose InstallPlan
+ * failed, ends the wait at once with OLM's reason.
  */
 export async function waitForCsvSucceeded(
   cluster: ClusterAccess,
@@ -76,8 +77,14 @@ export async function waitForCsvSucceeded(
   let last = 'the Subscription has no installed CSV yet';
   while (Date.now() < deadline) {
     const sub = (await api.getNamespacedCustomObject({ group: 'operators.coreos.com', version: 'v1alpha1', namespace, plural: 'subscriptions', name: subscription })) as {
-      status?: { installedCSV?: string; currentCSV?: string; state?: string };
+      status?: { installedCSV?: string; currentCSV?: string; state?: string; conditions?: Array<{ type: string; status: string; reason?: string; message?: string }> };
     };
+    // OLM gave up on the InstallPlan (e.g. a bundle kind the cluster does not
+    // serve): no CSV will ever succeed, so say OLM's reason now, not at the timeout.
+    const failed = sub.status?.conditions?.find((c) => c.type === 'InstallPlanFailed' && c.status === 'True');
+    if (failed) {
+      throw new Error(`Subscription ${namespace}/${subscription}: OLM failed to install ${sub.status?.currentCSV ?? 'the operator'} (${failed.reason ?? 'InstallPlanFailed'}): ${failed.message ?? ''}`);
+    }
     const name = sub.status?.installedCSV;
     if (name) {
       try {

@@ -6,11 +6,12 @@
  */
 import * as pulumi from '@pulumi/pulumi';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultSettings } from '../defaults';
-import { checkCatalogAnswers } from './cluster-checks';
+import { checkCatalogAnswers, waitForCsvSucceeded } from './cluster-checks';
 import { FlightTicketOperator } from './flightticket-operator';
 import { readStackConfig } from './stack-config';
 
@@ -122,5 +123,48 @@ describe('checkCatalogAnswers', () => {
     await new Promise((r) => srv.close(r));
     // THEN after it closed, the check fails naming the key and the reason
     await expect(checkCatalogAnswers(`127.0.0.1:${port}`)).rejects.toThrow(`flight-operator:catalogAddress: the catalog at 127.0.0.1:${port} does not answer (ECONNREFUSED)`);
+  });
+});
+
+describe('waitForCsvSucceeded', () => {
+  test('GIVEN OLM failed the InstallPlan THEN the wait ends at once with OLM\'s message, not after its timeout', async () => {
+    // GIVEN an API server whose Subscription carries OLM's InstallPlanFailed condition (what a cluster
+    // without prometheus-operator's CRDs shows for the 0.3.0 bundle) and no installed CSV
+    const olmMessage = 'api-server resource not found installing ServiceMonitor flight-operator-controller: GroupVersionKind monitoring.coreos.com/v1, Kind=ServiceMonitor not found on the cluster.';
+    const server = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({
+        apiVersion: 'operators.coreos.com/v1alpha1',
+        kind: 'Subscription',
+        metadata: { name: 'flight-operator', namespace: 'ops' },
+        status: {
+          state: 'AtLatestKnown',
+          currentCSV: 'flight-operator.v0.3.0',
+          conditions: [
+            { type: 'CatalogSourcesUnhealthy', status: 'False', reason: 'AllCatalogSourcesHealthy' },
+            { type: 'InstallPlanFailed', status: 'True', reason: 'InstallComponentFailed', message: olmMessage },
+          ],
+        },
+      }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const kubeconfig = join(mkdtempSync(join(tmpdir(), 'flight-pulumi-unit-')), 'kubeconfig');
+    writeFileSync(kubeconfig, JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'c', cluster: { server: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, 'insecure-skip-tls-verify': true } }],
+      users: [{ name: 'u', user: { token: 't' } }],
+      contexts: [{ name: 'c', context: { cluster: 'c', user: 'u' } }],
+      'current-context': 'c',
+    }));
+    try {
+      // WHEN the program waits for the CSV
+      const wait = waitForCsvSucceeded({ kubeconfig }, 'ops', 'flight-operator', 3000);
+      // THEN it fails with OLM's own words, naming the Subscription
+      await expect(wait).rejects.toThrow(`Subscription ops/flight-operator: OLM failed to install flight-operator.v0.3.0 (InstallComponentFailed): ${olmMessage}`);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
   });
 });
