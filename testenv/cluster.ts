@@ -7,6 +7,7 @@
  *
  *   const c = await startCluster();          // ephemeral, watchdog-guarded
  *   ... KUBECONFIG=c.kubeconfigPath ...
+ *   await c.restart('kube-apiserver', { signal: 'SIGKILL' });  // one component, same flags/ports/certs
  *   await c.stop();
  *
  * Everything lives in one state dir: pki/, *.kubeconfig, etcd/ data, logs/
@@ -23,6 +24,7 @@
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
@@ -64,6 +66,10 @@ export interface ClusterState {
   startedAt: string;
   /** Seconds from startCluster() to each milestone. */
   timings?: Record<string, number>;
+  /** kube-controller-manager's --use-service-account-credentials, so restart() starts it the same way. */
+  controllerServiceAccounts?: boolean;
+  /** restart() of a component, oldest first: which, when, how, and the old and new pid. */
+  restarts?: Array<{ component: Component; at: string; signal: 'SIGTERM' | 'SIGKILL'; oldPid?: number; pid: number; downMs: number; readyMs: number }>;
 }
 
 export interface StartOptions {
@@ -101,6 +107,8 @@ export interface Cluster {
   state: ClusterState;
   timings: Record<string, number>;
   stop(): Promise<void>;
+  /** Stops one component (its process group) and starts it again with the same flags, ports and certs; see restartComponent. */
+  restart(component: Component, opts?: RestartOptions): Promise<RestartResult>;
 }
 
 /** Root for cluster state: $FLIGHT_CLUSTER_ROOT or ~/.cache/flight-operator. */
@@ -658,6 +666,7 @@ async function startOnce(opts: StartOptions): Promise<Cluster> {
     processes: {},
     binaries,
     startedAt: new Date(t0).toISOString(),
+    controllerServiceAccounts,
   };
   writeState(state);
 
@@ -786,7 +795,159 @@ async function startOnce(opts: StartOptions): Promise<Cluster> {
     state,
     timings,
     stop: () => (stopped ??= stopAll()),
+    restart: async (component, ropts) => {
+      const r = await restartComponent(dir, component, { log, ...ropts });
+      state.processes[component] = r.pid;
+      return r;
+    },
   };
+}
+
+// ---- restart one component --------------------------------------------------
+
+export interface RestartOptions {
+  /** SIGTERM (default): a graceful stop, SIGKILL after graceMs. SIGKILL: a crash, at once. Either goes to the whole process group. */
+  signal?: 'SIGTERM' | 'SIGKILL';
+  /** How long SIGTERM may take before SIGKILL. Default 5000, as stop(). */
+  graceMs?: number;
+  /** How long the component stays down before it starts again. Default 0. */
+  downMs?: number;
+  /** Give up waiting for it to serve again after this long. Default 120 s. */
+  timeoutMs?: number;
+  log?: (msg: string) => void;
+}
+
+export interface RestartResult {
+  component: Component;
+  signal: 'SIGTERM' | 'SIGKILL';
+  oldPid?: number;
+  pid: number;
+  /** From the signal to the new process running. */
+  downMs: number;
+  /** From the signal to serving again: etcd /health, kube-apiserver /readyz; the others: still running 1 s after the start. */
+  readyMs: number;
+}
+
+const restarting = new Set<string>();
+
+/** The command line of pid, NUL-separated (empty when it is gone). */
+function cmdline(pid: number | undefined): string {
+  if (!pid) return '';
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** etcd's /health over plain HTTP (the test cluster's etcd has no TLS). */
+function etcdHealthy(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/health', timeout: 2000, agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve(res.statusCode === 200 && /"health"\s*:\s*"true"/.test(text)));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+  });
+}
+
+/**
+ * Stops one component of the cluster in dir (SIGTERM or SIGKILL to its
+ * process group, as stop() does) and starts it again with the same binary,
+ * flags, ports, certs and data dir, appending to the same log; cluster.json
+ * gets the new pid at once (so stop(), the watchdog and the reaper find it)
+ * and a line in `restarts`. Resolves once it serves again: etcd /health,
+ * kube-apiserver /readyz, the others still running 1 s after their start.
+ * A new process that exits at once (e.g. its port was taken meanwhile) is
+ * started again, up to 3 times. Any process may call this; two restarts of
+ * the same component at once from one process are refused.
+ */
+export async function restartComponent(clusterDir: string, component: Component, opts: RestartOptions = {}): Promise<RestartResult> {
+  const dir = path.resolve(clusterDir);
+  const state = readState(dir);
+  if (!state) throw new Error(`testenv: no cluster state in ${dir}`);
+  if (!COMPONENTS.includes(component)) throw new Error(`testenv: unknown component ${component} (one of ${COMPONENTS.join(', ')})`);
+  const key = `${dir}\u0000${component}`;
+  if (restarting.has(key)) throw new Error(`testenv: ${component} of ${dir} is already being restarted`);
+  restarting.add(key);
+  try {
+    const log = opts.log ?? (() => {});
+    const signal = opts.signal ?? 'SIGTERM';
+    const timeoutMs = opts.timeoutMs ?? 120_000;
+    const sa = state.controllerServiceAccounts ?? cmdline(state.processes['kube-controller-manager']).includes('--use-service-account-credentials=true');
+    const spec = specs(dir, state.binaries, state.ports, state.nodeName, sa).find((s) => s.name === component)!;
+    const logFile = path.join(dir, 'logs', `${component}.log`);
+    const oldPid = state.processes[component];
+    const t0 = Date.now();
+    if (oldPid && procOurs(oldPid, dir)) {
+      if (signal === 'SIGKILL') {
+        signalGroup(oldPid, 'SIGKILL');
+        const deadline = Date.now() + 10_000;
+        while (procOurs(oldPid, dir) && Date.now() < deadline) await sleep(20);
+      } else {
+        await killProcesses(dir, [oldPid], opts.graceMs ?? 5000);
+      }
+      if (procOurs(oldPid, dir)) throw new Error(`testenv: ${component} (pid ${oldPid}) did not stop`);
+    }
+    if (opts.downMs) await sleep(opts.downMs);
+
+    const api = component === 'kube-apiserver' ? apiClient(state.server, path.join(dir, 'pki')) : undefined;
+    const serving = async (): Promise<boolean> => {
+      if (component === 'etcd') return etcdHealthy(state.ports.etcdClient);
+      if (api) return (await api.request('GET', '/readyz').catch(() => ({ status: 0 }))).status === 200;
+      return true;
+    };
+    for (let attempt = 1; ; attempt++) {
+      writeFileSync(logFile, `\n--- testenv: ${signal === 'SIGKILL' ? 'killed' : 'stopped'} and started again at ${new Date().toISOString()} (restart attempt ${attempt}) ---\n`, { flag: 'a' });
+      const out = openSync(logFile, 'a');
+      const child = spawn(spec.bin, spec.args, { detached: true, stdio: ['ignore', out, out], env: spec.env ?? process.env, cwd: dir });
+      closeSync(out);
+      child.unref();
+      let exited: string | undefined;
+      child.on('error', (e) => (exited ??= e.message));
+      child.on('exit', (code, sig) => (exited ??= sig ? `signal ${sig}` : `exit code ${code}`));
+      const pid = child.pid;
+      if (!pid) {
+        await sleep(50);
+        throw new Error(`testenv: cannot run ${component} (${spec.bin}): ${exited ?? 'no pid'}`);
+      }
+      // Recorded at once: stop(), the watchdog and the reaper must find the new process.
+      const fresh = readState(dir) ?? state;
+      fresh.processes[component] = pid;
+      writeState(fresh);
+      const downMs = Date.now() - t0;
+      const started = Date.now();
+      let ok = false;
+      while (!exited && Date.now() - t0 < timeoutMs) {
+        if (component === 'etcd' || component === 'kube-apiserver' ? await serving() : Date.now() - started >= 1000) {
+          ok = true;
+          break;
+        }
+        await sleep(100);
+      }
+      if (ok && !exited) {
+        child.removeAllListeners('exit');
+        const result: RestartResult = { component, signal, ...(oldPid ? { oldPid } : {}), pid, downMs, readyMs: Date.now() - t0 };
+        const after = readState(dir) ?? fresh;
+        after.restarts = [...(after.restarts ?? []), { component, at: new Date(t0).toISOString(), signal, ...(oldPid ? { oldPid } : {}), pid, downMs, readyMs: result.readyMs }];
+        writeState(after);
+        log(`testenv: ${component} restarted (${signal}, pid ${oldPid ?? '-'} -> ${pid}), serving again after ${result.readyMs} ms`);
+        return result;
+      }
+      if (!exited) {
+        signalGroup(pid, 'SIGKILL');
+        throw new Error(`testenv: ${component} did not serve again within ${timeoutMs / 1000}s of its restart; last lines of ${logFile}:\n${tail(logFile)}`);
+      }
+      if (attempt >= 3) throw new Error(`testenv: ${component} stopped right after its restart (${exited}), ${attempt} times; last lines of ${logFile}:\n${tail(logFile)}`);
+      log(`testenv: ${component} stopped right after its restart (${exited}); starting it again`);
+      await sleep(1000);
+    }
+  } finally {
+    restarting.delete(key);
+  }
 }
 
 export interface ComponentStatus {
