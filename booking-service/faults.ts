@@ -34,6 +34,8 @@ export interface FaultConfig {
   errorAfterCommitRate?: number;
   /** Probability of 429 rate_limited. */
   rateLimitRate?: number;
+  /** Probability of 503 unavailable + Retry-After (a service overloaded or restarting behind its load balancer). */
+  unavailableRate?: number;
   /** Retry-After on 429 and 503 (seconds, default 1). */
   retryAfterSeconds?: number;
   /** Probability of never answering (before processing). */
@@ -50,7 +52,7 @@ export interface FaultConfig {
 
 export type FaultDecision = { kind: FaultKind; retryAfterSeconds: number; hangMs?: number } | undefined;
 
-const RATE_KEYS = ['errorRate', 'errorAfterCommitRate', 'rateLimitRate', 'hangRate'] as const;
+const RATE_KEYS = ['errorRate', 'errorAfterCommitRate', 'rateLimitRate', 'unavailableRate', 'hangRate'] as const;
 
 export function validateFaults(input: unknown): FaultConfig {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) throw new Error('faults must be a JSON object');
@@ -142,7 +144,8 @@ export class FaultInjector {
 
   /**
    * The fault for a /v1 request before processing, or for its commit phase.
-   * `phase: 'before'` draws error, rate_limited, unavailable, hang;
+   * `phase: 'before'` draws rate_limited, unavailable, error, hang (in that
+   * order, each only when the ones before it were not drawn);
    * `phase: 'after'` (writes that committed) draws the *_after_commit kinds.
    */
   decide(method: string, path: string, phase: 'before' | 'after'): FaultDecision {
@@ -160,6 +163,7 @@ export class FaultInjector {
     }
     if (phase === 'before') {
       if (this.draw(this.cfg.rateLimitRate)) return hit('rate_limited');
+      if (this.draw(this.cfg.unavailableRate)) return hit('unavailable');
       if (this.draw(this.cfg.errorRate)) return hit('error');
       if (this.draw(this.cfg.hangRate)) return hit('hang');
     } else if (this.draw(this.cfg.errorAfterCommitRate)) {

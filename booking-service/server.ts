@@ -184,9 +184,14 @@ export async function startBookingService(opts: BookingServiceOptions): Promise<
   let stopping = false;
   let drained: (() => void) | undefined;
 
+  /** The fault injected into a request, for its log line. */
+  const injectedInto = new WeakMap<IncomingMessage, string>();
   const decide = (req: IncomingMessage, path: string, phase: 'before' | 'after'): FaultDecision => {
     const d = faults.decide(req.method ?? 'GET', path, phase);
-    if (d) mFaults.inc({ kind: d.kind });
+    if (d) {
+      mFaults.inc({ kind: d.kind });
+      injectedInto.set(req, d.kind);
+    }
     return d;
   };
 
@@ -338,7 +343,12 @@ export async function startBookingService(opts: BookingServiceOptions): Promise<
     throw new HttpError(405, 'method_not_allowed', `${method} not allowed on ${path}`, { Allow: 'GET, PATCH, DELETE' });
   };
 
+  const startedAt = new Date().toISOString();
   const handleAdmin = (req: IncomingMessage, res: ServerResponse, path: string, body: unknown): void => {
+    if (path === '/admin/stats') {
+      if (req.method !== 'GET') throw new HttpError(405, 'method_not_allowed', `${req.method} not allowed on ${path}`, { Allow: 'GET' });
+      return sendJson(res, 200, { ...store.stats(), boots: store.boots, startedAt, faultsInjectedSinceStart: { ...faults.injected } });
+    }
     if (path !== '/admin/faults') throw new HttpError(404, 'not_found', `no such endpoint ${path}`);
     switch (req.method) {
       case 'GET':
@@ -396,6 +406,7 @@ export async function startBookingService(opts: BookingServiceOptions): Promise<
           status,
           durationMs: Math.round(seconds * 1e5) / 100,
           ...(errCode ? { code: errCode } : {}),
+          ...(injectedInto.has(req) ? { fault: injectedInto.get(req) } : {}),
           ...(req.headers['idempotency-key'] ? { idempotencyKey: String(req.headers['idempotency-key']) } : {}),
           ...(req.headers['user-agent'] ? { userAgent: String(req.headers['user-agent']).slice(0, 200) } : {}),
         });

@@ -52,6 +52,21 @@ describe('FaultInjector', () => {
     expect(f.injected.error_after_commit).toBe(2);
   });
 
+  test('unavailableRate answers 503 unavailable with Retry-After, drawn after rateLimitRate and before errorRate', () => {
+    const f = new FaultInjector({ seed: 5, unavailableRate: 0.25, retryAfterSeconds: 3 });
+    const kinds = Array.from({ length: 400 }, () => f.decide('POST', '/v1/bookings', 'before'));
+    const unavailable = kinds.filter((d) => d?.kind === 'unavailable');
+    expect(unavailable.length).toBeGreaterThan(60); // ~100 expected
+    expect(unavailable.length).toBeLessThan(140);
+    expect(unavailable[0]).toEqual({ kind: 'unavailable', retryAfterSeconds: 3 });
+    expect(kinds.every((d) => d === undefined || d.kind === 'unavailable')).toBe(true);
+    // Every request rate-limited: nothing left for the later draws.
+    const first = new FaultInjector({ rateLimitRate: 1, unavailableRate: 1, errorRate: 1 });
+    expect(first.decide('GET', '/v1/bookings', 'before')?.kind).toBe('rate_limited');
+    expect(new FaultInjector({ unavailableRate: 1, errorRate: 1 }).decide('GET', '/v1/bookings', 'before')?.kind).toBe('unavailable');
+    expect(() => validateFaults({ unavailableRate: 2 })).toThrow(/unavailableRate/);
+  });
+
   test('down answers unavailable with the configured Retry-After', () => {
     const f = new FaultInjector({ down: true, retryAfterSeconds: 7 });
     expect(f.decide('GET', '/v1/bookings', 'before')).toEqual({ kind: 'unavailable', retryAfterSeconds: 7 });
@@ -148,6 +163,35 @@ describe('startBookingService (in process)', () => {
     const empty = join(dir, 'empty');
     writeFileSync(empty, '\n');
     await expect(startBookingService({ dataDir: join(dir, 'data2'), tokenFile: empty })).rejects.toThrow(/empty/);
+  });
+
+  test('GET /admin/stats counts bookings ever created by state, the keys recorded and the faults injected; request logs name the fault', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    svc = await startBookingService({ dataDir: join(dir, 'data'), tokenFile: tokenFile(), log: (e) => lines.push(e) });
+    const s = svc;
+    const stats = async () => {
+      const r = await fetch(`${s.url}/admin/stats`, { headers: { Authorization: 'Bearer first-token' } });
+      expect(r.status).toBe(200);
+      const body = (await r.json()) as Record<string, unknown>;
+      expect(schemaErrors(body, 'Stats')).toEqual([]);
+      return body;
+    };
+    const b1 = (await (await post(s, 'first-token', 'key-1', { from: 'Cairo', to: 'London', seats: 2, owner: 'o1' })).json()) as { id: string };
+    expect((await post(s, 'first-token', 'key-1', { from: 'Cairo', to: 'London', seats: 2, owner: 'o1' })).status).toBe(200); // a replay creates nothing
+    await post(s, 'first-token', 'key-2', { from: 'Paris', to: 'Rome', seats: 1, owner: 'o2' });
+    expect((await post(s, 'first-token', 'key-3', { from: 'Paris', to: 'Atlantis', seats: 1, owner: 'o3' })).status).toBe(422); // refused: no key recorded
+    await fetch(`${s.url}/v1/bookings/${b1.id}`, { method: 'DELETE', headers: { Authorization: 'Bearer first-token' } });
+    s.setFaults({ failNext: { kind: 'error', count: 1 } });
+    expect((await post(s, 'first-token', 'key-4', { from: 'Paris', to: 'Rome', seats: 1, owner: 'o4' })).status).toBe(500);
+    expect(await stats()).toMatchObject({
+      bookings: { created: 2, active: 1, cancelled: 1 },
+      idempotencyKeys: 2,
+      boots: 1,
+      faultsInjectedSinceStart: { error: 1, rate_limited: 0 },
+    });
+    expect(lines.filter((l) => l.msg === 'request' && l.fault)).toEqual([expect.objectContaining({ idempotencyKey: 'key-4', status: 500, fault: 'error' })]);
+    expect((await fetch(`${s.url}/admin/stats`)).status).toBe(401);
+    expect((await fetch(`${s.url}/admin/stats`, { method: 'POST', headers: { Authorization: 'Bearer first-token' } })).status).toBe(405);
   });
 
   test('stop() lets an in-flight request finish, refuses new ones, and ends hanging ones', async () => {

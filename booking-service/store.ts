@@ -327,6 +327,19 @@ export class BookingStore {
     });
   }
 
+  /**
+   * What this data dir holds: bookings ever created (each under exactly one
+   * idempotency key, in the same transaction), by state, and the keys
+   * recorded. Read-only; for tests and operators (GET /admin/stats).
+   */
+  stats(): { bookings: { created: number; active: number; cancelled: number }; idempotencyKeys: number } {
+    const b = this.db.prepare(`SELECT COUNT(*) AS created, COALESCE(SUM(state = 'active'), 0) AS active FROM bookings`).get() as { created: number; active: number };
+    const k = this.db.prepare('SELECT COUNT(*) AS n FROM idempotency').get() as { n: number };
+    const created = Number(b.created);
+    const active = Number(b.active);
+    return { bookings: { created, active, cancelled: created - active }, idempotencyKeys: Number(k.n) };
+  }
+
   activeCount(): number {
     return Number((this.q.countActive.get() as { n: number }).n);
   }
