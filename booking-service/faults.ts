@@ -93,7 +93,8 @@ export function validateFaults(input: unknown): FaultConfig {
   return out;
 }
 
-function mulberry32(seed: number): () => number {
+/** A small seeded PRNG (mulberry32): numbers in [0, 1). Also the chaos suite's (test/chaos/scenario.ts). */
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
