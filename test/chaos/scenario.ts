@@ -61,7 +61,7 @@ export const DEFAULT_BOOKING_FAULTS: BookingFaultMix = { rateLimited: 0.05, unav
 export interface ChaosOptions {
   tickets: number;
   seed: number;
-  /** How long the faults last. Default 50 s + 70 ms per ticket (200: 64 s; 1,000: 120 s). */
+  /** How long the faults last. Default 40 s + 120 ms per ticket (200: 64 s; 1,000: 160 s). */
   faultMs?: number;
   /** Every live ticket Ready within this long of the faults stopping. Default 60 s. */
   convergeWithinMs?: number;
@@ -230,16 +230,27 @@ export function planWorkload(tickets: number, faultMs: number, seed: number): { 
   return { plans, ops };
 }
 
-/** When each fault happens (ms after the faults start). */
-export function planFaults(faultMs: number, seed: number): Array<{ at: number; kind: 'leader-kill' | 'kube-apiserver' | 'etcd' | 'booking-service'; signal?: 'SIGKILL' | 'SIGTERM' }> {
+/**
+ * When each restart happens (ms after the faults start). Leader kills are not
+ * on a clock: each leader is killed after leading for a random while
+ * (leaderTenures), since a takeover alone takes up to ~10 s (an 8 s lease,
+ * jittered retries) and kills on a clock kept landing on a leader that had
+ * just begun, leaving nobody at work most of the time.
+ */
+export function planFaults(faultMs: number, seed: number): Array<{ at: number; kind: 'kube-apiserver' | 'etcd' | 'booking-service'; signal?: 'SIGKILL' | 'SIGTERM' }> {
   const r = stream(seed, 2);
-  const out: Array<{ at: number; kind: 'leader-kill' | 'kube-apiserver' | 'etcd' | 'booking-service'; signal?: 'SIGKILL' | 'SIGTERM' }> = [];
+  const out: Array<{ at: number; kind: 'kube-apiserver' | 'etcd' | 'booking-service'; signal?: 'SIGKILL' | 'SIGTERM' }> = [];
   const stop = faultMs - 5000;
-  for (let t = between(r, 4000, 10_000); t < stop; t += between(r, 10_000, 20_000)) out.push({ at: t, kind: 'leader-kill' });
-  for (let t = between(r, 12_000, 20_000); t < stop; t += between(r, 22_000, 35_000)) out.push({ at: t, kind: 'kube-apiserver', signal: r() < 0.5 ? 'SIGKILL' : 'SIGTERM' });
+  for (let t = between(r, 12_000, 20_000); t < stop; t += between(r, 25_000, 40_000)) out.push({ at: t, kind: 'kube-apiserver', signal: r() < 0.5 ? 'SIGKILL' : 'SIGTERM' });
   out.push({ at: between(r, 0.35, 0.6) * faultMs, kind: 'etcd', signal: r() < 0.5 ? 'SIGKILL' : 'SIGTERM' });
   out.push({ at: between(r, 0.2, 0.8) * faultMs, kind: 'booking-service', signal: 'SIGKILL' });
   return out.sort((a, b) => a.at - b.at);
+}
+
+/** How long each successive leader leads before it is SIGKILLed (ms): 4-12 s. */
+export function leaderTenures(seed: number): () => number {
+  const r = stream(seed, 4);
+  return () => between(r, 4000, 12_000);
 }
 
 /** Runs fn on each item with at most `limit` at once. */
@@ -266,7 +277,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   const t0 = Date.now();
   const log = opts.log ?? ((m: string) => process.stderr.write(`chaos: ${m}\n`));
   const seed = opts.seed;
-  const faultMs = opts.faultMs ?? 50_000 + 70 * opts.tickets;
+  const faultMs = opts.faultMs ?? 40_000 + 120 * opts.tickets;
   const convergeWithinMs = opts.convergeWithinMs ?? 60_000;
   const graceMs = opts.graceMs ?? 60_000;
   const mix = opts.bookingFaults ?? DEFAULT_BOOKING_FAULTS;
@@ -490,24 +501,26 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       controlPlane = run.catch(() => undefined);
       return run;
     };
-    const killLeader = async () => {
-      const deadline = Date.now() + 8000;
-      while (Date.now() < deadline) {
+    // The leader killer: every leader is SIGKILLed after leading for its tenure, until 5 s before the faults stop.
+    const killUntil = f0 + faultMs - 5000;
+    const tenure = leaderTenures(seed);
+    const leaderKiller = (async () => {
+      let leading: { id: string; since: number; tenure: number } | undefined;
+      while (Date.now() < killUntil) {
+        await sleep(250);
         const h = await holder().catch(() => undefined);
         const c = controllers.find((x) => !!x && x.id === h && x.child.process.exitCode === null && x.child.process.signalCode === null);
-        if (c) {
-          const at = since();
-          c.killed = true;
-          exits.killedAsLeader++;
-          await c.child.kill9();
-          timeline.push({ at, kind: 'leader-kill', detail: `SIGKILL ${c.id} (pid ${c.child.pid})` });
-          log(`${at} s: leader ${c.id} SIGKILLed`);
-          return;
-        }
-        await sleep(500);
+        if (!c) continue;
+        if (leading?.id !== c.id) leading = { id: c.id, since: Date.now(), tenure: tenure() };
+        if (Date.now() - leading.since < leading.tenure) continue;
+        const at = since();
+        c.killed = true;
+        exits.killedAsLeader++;
+        await c.child.kill9();
+        timeline.push({ at, kind: 'leader-kill', detail: `SIGKILL ${c.id} (pid ${c.child.pid}) after leading ${round((Date.now() - leading.since) / 1000)} s` });
+        log(`${at} s: leader ${c.id} SIGKILLed`);
       }
-      timeline.push({ at: since(), kind: 'leader-kill', detail: 'skipped: no live leader to kill within 8 s (one was taking over)' });
-    };
+    })();
     const restartBooking = async () => {
       const at = since();
       const t = Date.now();
@@ -529,8 +542,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     const faultTasks = planFaults(faultMs, seed).map(async (f) => {
       await sleep(f0 + f.at - Date.now());
       try {
-        if (f.kind === 'leader-kill') await killLeader();
-        else if (f.kind === 'booking-service') await restartBooking();
+        if (f.kind === 'booking-service') await restartBooking();
         else await restart(f.kind, f.signal!);
       } catch (e) {
         problems.push(`fault ${f.kind} at ${round(f.at / 1000)} s failed: ${(e as Error).message}`);
@@ -538,7 +550,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     });
 
     await sleep(f0 + faultMs - Date.now());
-    await Promise.all(faultTasks);
+    await Promise.all([...faultTasks, leaderKiller]);
     faultsOn = false;
     for (let attempt = 0; ; attempt++) {
       try {
@@ -552,7 +564,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     const faultsOffAt = Date.now();
     const underFire = { ...requests };
     timeline.push({ at: since(), kind: 'booking-faults-off', detail: 'DELETE /admin/faults' });
-    log(`${since()} s: faults off (${timeline.filter((e) => e.kind === 'leader-kill' && !e.detail.startsWith('skipped')).length} leader kills so far)`);
+    log(`${since()} s: faults off (${timeline.filter((e) => e.kind === 'leader-kill').length} leader kills so far)`);
     await workloadDone;
     const quietAt = Date.now();
     const createdUnderFire = (await admin('GET', '/admin/stats')).bookings.created as number;
@@ -660,7 +672,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     checks.sweptByOrphanSweep = swept;
     if (swept) problems.push(`the orphan sweep cancelled ${swept} booking(s) the reconcile left behind (grep 'orphan sweep cancelled' ${logsDir}/controller-*.log)`);
 
-    const leaderKills = timeline.filter((e) => e.kind === 'leader-kill' && !e.detail.startsWith('skipped')).length;
+    timeline.sort((a, b) => a.at - b.at);
+    const leaderKills = timeline.filter((e) => e.kind === 'leader-kill').length;
     const result: ChaosResult = {
       suite: 'chaos',
       seed,
