@@ -33,6 +33,12 @@ describe('paths', () => {
   });
 });
 
+const kcOptions = (port: number, path = '') => ({
+  clusters: [{ name: 'c', server: `http://127.0.0.1:${port}${path}`, skipTLSVerify: true }],
+  contexts: [{ name: 'c', cluster: 'c', user: 'u' }],
+  currentContext: 'c',
+});
+
 describe('KubeClient over a local HTTP server', () => {
   let server: http.Server;
   let kc: k8s.KubeConfig;
@@ -51,12 +57,7 @@ describe('KubeClient over a local HTTP server', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as AddressInfo).port;
     kc = new k8s.KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-      users: [{ name: 'u', token: 'sekret' }],
-      contexts: [{ name: 'c', cluster: 'c', user: 'u' }],
-      currentContext: 'c',
-    });
+    kc.loadFromOptions({ ...kcOptions(port), users: [{ name: 'u', token: 'sekret' }] });
   });
   afterAll(async () => {
     server.closeAllConnections();
@@ -135,6 +136,92 @@ describe('KubeClient over a local HTTP server', () => {
     respond = (_req, res) => json(res, 404, { kind: 'Status', code: 404, reason: 'NotFound' });
     expect(isNotFound(await c.get(cms, 'ns', 'a').catch((e) => e))).toBe(true);
     expect(errorCode(Object.assign(new Error('x'), { statusCode: 410 }))).toBe(410);
+  });
+
+  it('asks client-node for the auth once per authTtlMs, not per request', async () => {
+    // GIVEN a client whose auth is good for a minute
+    const spy = jest.spyOn(kc, 'applySecurityAuthentication');
+    try {
+      const c = KubeClient.fromKubeConfig(kc, { authTtlMs: 60_000 });
+      respond = (_req, res) => json(res, 200, { metadata: { name: 'a' } });
+      // WHEN it sends five requests, three of them at once
+      await c.get(cms, 'ns', 'a');
+      await Promise.all([c.get(cms, 'ns', 'a'), c.get(cms, 'ns', 'b'), c.create(cms, 'ns', {})]);
+      await c.get(cms, 'ns', 'a');
+      // THEN every one carried the token, and client-node was asked once
+      expect(seen.map((s) => s.auth)).toEqual(Array(5).fill('Bearer sekret'));
+      expect(spy).toHaveBeenCalledTimes(1);
+      // AND with authTtlMs 0 it is asked for every request, as client-node itself does
+      const every = KubeClient.fromKubeConfig(kc, { authTtlMs: 0 });
+      await every.get(cms, 'ns', 'a');
+      await every.get(cms, 'ns', 'a');
+      expect(spy).toHaveBeenCalledTimes(3);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('a 401 asks for the auth again and resends once when the credentials changed (an exec token expired, a token rotated)', async () => {
+    const user = kc.getCurrentUser() as { token?: string };
+    let accepted = 'Bearer sekret';
+    respond = (req, res) => (req.headers.authorization === accepted ? json(res, 200, { metadata: { name: 'a' } }) : json(res, 401, { kind: 'Status', code: 401, reason: 'Unauthorized', message: 'Unauthorized' }));
+    const registry = new Registry();
+    const c = KubeClient.fromKubeConfig(kc, { registry, authTtlMs: 60_000 });
+    try {
+      await c.get(cms, 'ns', 'a');
+      // WHEN the credentials change while the client still holds the old ones
+      user.token = 'rotated';
+      accepted = 'Bearer rotated';
+      // THEN the request succeeds on its second try, with the new token
+      await expect(c.get(cms, 'ns', 'a')).resolves.toEqual({ metadata: { name: 'a' } });
+      expect(seen.map((s) => s.auth)).toEqual(['Bearer sekret', 'Bearer sekret', 'Bearer rotated']);
+      // AND a 401 with unchanged credentials fails after one request, as before
+      seen.length = 0;
+      accepted = 'Bearer nobody';
+      const e = await c.get(cms, 'ns', 'a').catch((err) => err);
+      expect(e).toBeInstanceOf(KubeApiError);
+      expect(e.code).toBe(401);
+      expect(seen).toHaveLength(1);
+      expect(await registry.metrics()).toMatch(/rest_client_requests_total\{code="401",method="GET",host="[^"]+"\} 1/);
+    } finally {
+      user.token = 'sekret';
+    }
+  });
+
+  it('a caller abort, a timeout and a refused connection reject the request; the next one goes through', async () => {
+    const registry = new Registry();
+    const c = KubeClient.fromKubeConfig(kc, { registry });
+    respond = (req, res) => (req.url!.includes('hang') ? undefined : json(res, 200, { metadata: { name: 'a' } }));
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 50);
+    const aborted = await c.get(cms, 'ns', 'hang', ac.signal).catch((e) => e);
+    expect(aborted.name).toBe('AbortError');
+    const timedOut = await c.get(cms, 'ns', 'hang', AbortSignal.timeout(100)).catch((e) => e);
+    expect(timedOut.name).toBe('TimeoutError');
+    await expect(c.get(cms, 'ns', 'a')).resolves.toEqual({ metadata: { name: 'a' } });
+    expect(await registry.metrics()).toMatch(/rest_client_requests_total\{code="<error>",method="GET",host="[^"]+"\} 2/);
+
+    const closed = http.createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((r) => closed.close(r));
+    const nowhere = new k8s.KubeConfig();
+    nowhere.loadFromOptions({ ...kcOptions(port), users: [{ name: 'u', token: 't' }] });
+    expect((await KubeClient.fromKubeConfig(nowhere).get(cms, 'ns', 'a').catch((e) => e)).code).toBe('ECONNREFUSED');
+  });
+
+  it('keeps a path prefix of the server URL and joins repeated response headers like fetch', async () => {
+    const prefixed = new k8s.KubeConfig();
+    const port = (server.address() as AddressInfo).port;
+    prefixed.loadFromOptions({ ...kcOptions(port, '/k8s/clusters/c1/'), users: [{ name: 'u', token: 'sekret' }] });
+    respond = (_req, res) => {
+      res.writeHead(429, [['content-type', 'application/json'], ['retry-after', '2'], ['x-a', '1'], ['x-a', '2']]);
+      res.end(JSON.stringify({ kind: 'Status', code: 429, reason: 'TooManyRequests' }));
+    };
+    const e = await KubeClient.fromKubeConfig(prefixed).list(cms, 'ns', { labelSelector: 'a=b c' }).catch((err) => err);
+    expect(seen[0].url).toBe('/k8s/clusters/c1/api/v1/namespaces/ns/configmaps?labelSelector=a%3Db+c&limit=500');
+    expect(e.retryAfterMs).toBe(2000);
+    expect(e.headers['x-a']).toBe('1, 2');
   });
 
   it('VERIFIES the client-node 2.0.1 trap: generated PATCH defaults to JSON Patch; mergePatchOptions() switches to merge patch', async () => {

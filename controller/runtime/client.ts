@@ -1,6 +1,6 @@
 /**
  * KubeClient: a small REST client for ANY resource, addressed by
- * group/version/plural, on top of client-node's auth + HTTP stack.
+ * group/version/plural, on top of client-node's auth and undici (see kubeConfigTransport).
  *
  * Why not only the generated client-node APIs:
  * - CustomObjectsApi builds /apis/{group}/... so it cannot reach core
@@ -16,7 +16,7 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import { createHash } from 'node:crypto';
-import type { Dispatcher } from 'undici';
+import { getGlobalDispatcher, type Dispatcher } from 'undici';
 import type { Registry } from 'prom-client';
 import { restClientMetrics, type RestClientMetrics } from './metrics';
 
@@ -127,6 +127,8 @@ export interface KubeClientOptions {
   registry?: Registry;
   /** Host label for metrics (default: from the kubeconfig's server). */
   host?: string;
+  /** See KubeConfigTransportOptions.authTtlMs (fromKubeConfig only). */
+  authTtlMs?: number;
 }
 
 export class KubeClient {
@@ -147,7 +149,7 @@ export class KubeClient {
   static fromKubeConfig(kc: k8s.KubeConfig, opts: KubeClientOptions = {}): KubeClient {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster');
-    return new KubeClient(kubeConfigTransport(kc), { host: new URL(cluster.server).host, ...opts }, kc);
+    return new KubeClient(kubeConfigTransport(kc, { authTtlMs: opts.authTtlMs }), { host: new URL(cluster.server).host, ...opts }, kc);
   }
 
   /** Raw call. Resolves with the parsed JSON body; throws KubeApiError on non-2xx. */
@@ -258,22 +260,103 @@ export class KubeClient {
   }
 }
 
+/** Options of kubeConfigTransport. */
+export interface KubeConfigTransportOptions {
+  /**
+   * How long the headers and connection pool that client-node's auth produced
+   * are reused before it is asked again (default 5 000 ms; 0 = every request,
+   * as client-node itself does). A 401 always asks again at once.
+   */
+  authTtlMs?: number;
+}
+
+/** What client-node's auth gives one request: headers (token, impersonation) and the pool to send on. */
+interface Auth {
+  headers: Record<string, string>;
+  dispatcher: Dispatcher;
+  /** The shared pool (retired on a timeout or network error); false for undici's global dispatcher. */
+  pooled: boolean;
+  expiresAt: number;
+}
+
 /**
- * Transport over client-node: its auth (certs, tokens, exec plugins) and undici dispatcher.
+ * Transport over client-node's auth (certs, tokens, exec plugins) and one
+ * shared undici Agent, sending with `dispatcher.request()`.
  *
- * client-node 2.0.1 builds a NEW undici Agent for every request
- * (KubeConfig.applySecurityAuthentication -> createDispatcher), so every call
- * opens its own TLS connection, which then idles in its own pool: under a
- * burst that is hundreds of sockets and ~150 MiB of native memory (measured
- * with bench/controller.ts). We keep one Agent and reuse it while the TLS
- * material stays the same; a changed certificate (rotation) gets a new one.
+ * Two costs of the plain client-node path are gone (with the other HTTP
+ * client's fetch, about a fifth of the controller's CPU under a burst in a
+ * profile: docs/scale.md, the CPU section):
+ * - client-node 2.0.1 builds a NEW undici Agent for every request
+ *   (KubeConfig.applySecurityAuthentication -> createDispatcher) and reads the
+ *   CA / certificate / key files again. Reusing those Agents would mean one TLS
+ *   connection per request idling in its own pool: under a burst hundreds of
+ *   sockets and ~150 MiB of native memory (measured with bench/controller.ts).
+ *   So we keep one Agent while the TLS material stays the same (a changed
+ *   certificate gets a new one), and ask client-node for the auth at most every
+ *   `authTtlMs`, not per request. What that can delay: a rotated token or
+ *   certificate file is seen up to authTtlMs later (client-node's own token
+ *   file auth re-reads the file only every 60 s anyway), an exec plugin's
+ *   expired credential is replaced up to authTtlMs late: a 401 therefore asks
+ *   client-node again and, when the credentials changed, sends the request once
+ *   more (a 401 is decided before the apiserver does anything with it).
+ * - undici's WHATWG fetch (Request, Response, Headers, web streams) around
+ *   what is one HTTP/1.1 exchange with a string body each way.
+ * Differences from fetch on the wire: no `Accept-Encoding` (the apiserver
+ *   gzips only responses over 128 KiB; in-cluster, not compressing costs less
+ *   CPU on both ends) and redirects are not followed (the apiserver sends none
+ *   for API paths; a 3xx becomes a KubeApiError like any non-2xx).
  */
-export function kubeConfigTransport(kc: k8s.KubeConfig): Transport {
+export function kubeConfigTransport(kc: k8s.KubeConfig, opts: KubeConfigTransportOptions = {}): Transport {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('kubeconfig has no current cluster');
+  const authTtlMs = opts.authTtlMs ?? 5_000;
   const server = new k8s.ServerConfiguration(cluster.server, {});
-  const http = new k8s.IsomorphicFetchHttpLibrary();
+  const base = new URL(cluster.server);
+  const origin = base.origin;
+  const prefix = base.pathname.replace(/\/+$/, '');
   let shared: { key: string; dispatcher: Dispatcher } | undefined;
+  let auth: Auth | undefined;
+  let refreshing: Promise<Auth> | undefined;
+
+  /** client-node's auth for one throw-away request context, mapped onto the shared Agent. */
+  const applyAuth = async (): Promise<Auth> => {
+    const ctx = server.makeRequestContext('/', 'GET');
+    await kc.applySecurityAuthentication(ctx);
+    const fresh = ctx.getDispatcher();
+    let dispatcher: Dispatcher;
+    if (fresh) {
+      const key = await tlsFingerprint(kc);
+      if (shared?.key === key) {
+        void fresh.close(); // never connected: closing is free
+      } else {
+        const old = shared;
+        shared = { key, dispatcher: fresh };
+        if (old) void old.dispatcher.close(); // lets requests in progress finish
+      }
+      dispatcher = shared.dispatcher;
+    } else {
+      dispatcher = getGlobalDispatcher(); // what fetch used when client-node gave no dispatcher
+    }
+    return { headers: { ...ctx.getHeaders() }, dispatcher, pooled: fresh !== undefined, expiresAt: performance.now() + authTtlMs };
+  };
+  /** One refresh at a time: callers arriving meanwhile wait for it. */
+  const refresh = (): Promise<Auth> => {
+    refreshing ??= applyAuth().then(
+      (a) => {
+        refreshing = undefined;
+        return (auth = a);
+      },
+      (err: unknown) => {
+        refreshing = undefined;
+        throw err;
+      },
+    );
+    return refreshing;
+  };
+  /** The auth to send with: the last one while it is fresh and its pool not retired, else a new one. */
+  const current = (): Auth | Promise<Auth> =>
+    auth && performance.now() < auth.expiresAt && (!auth.pooled || auth.dispatcher === shared?.dispatcher) ? auth : refresh();
+
   /**
    * Stop handing out `failed`'s connections without aborting anything on it:
    * requests in progress there finish (close() is graceful), new ones dial a
@@ -288,41 +371,63 @@ export function kubeConfigTransport(kc: k8s.KubeConfig): Transport {
     void failed.close().catch(() => undefined);
     setTimeout(() => void failed.destroy().catch(() => undefined), 120_000).unref();
   };
-  return async (req) => {
-    const ctx = server.makeRequestContext(req.path, req.method);
-    for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) ctx.setQueryParam(k, String(v));
-    ctx.setHeaderParam('Accept', 'application/json');
-    if (req.bodyText !== undefined) {
-      ctx.setHeaderParam('Content-Type', req.contentType ?? 'application/json');
-      ctx.setBody(req.bodyText);
-    }
-    if (req.signal) ctx.setSignal(req.signal);
-    await kc.applySecurityAuthentication(ctx);
-    const fresh = ctx.getDispatcher();
-    if (fresh) {
-      const key = await tlsFingerprint(kc);
-      if (shared?.key === key) {
-        ctx.setDispatcher(shared.dispatcher);
-        void fresh.close(); // never connected: closing is free
-      } else {
-        const old = shared;
-        shared = { key, dispatcher: fresh };
-        if (old) void old.dispatcher.close(); // lets requests in progress finish
-      }
-    }
-    const used = ctx.getDispatcher();
+
+  const send = async (req: RequestOptions & { bodyText?: string }, path: string, a: Auth): Promise<TransportResponse> => {
+    const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': USER_AGENT };
+    if (req.bodyText !== undefined) headers['Content-Type'] = req.contentType ?? 'application/json';
+    Object.assign(headers, a.headers); // auth last, as client-node's setHeaderParam after ours did
     try {
-      const res = await http.send(ctx).toPromise();
-      return { status: res.httpStatusCode, headers: res.headers, body: await res.body.text() };
+      const res = await a.dispatcher.request({ origin, path, method: req.method, headers, body: req.bodyText, signal: req.signal });
+      const body = await res.body.text();
+      return { status: res.statusCode, headers: flatHeaders(res.headers), body };
     } catch (err) {
       // A timeout or a network error may mean a half-dead socket: retire its
       // pool (gracefully, see retire). A caller's own abort (a reconcile
       // stopped on lease loss) says nothing about the connection.
       const callerAborted = req.signal?.aborted && (req.signal.reason as Error | undefined)?.name !== 'TimeoutError';
-      if (used && !callerAborted) retire(used);
+      if (a.pooled && !callerAborted) {
+        retire(a.dispatcher);
+        if (auth === a) auth = undefined;
+      }
       throw err;
     }
   };
+
+  return async (req) => {
+    let qs = '';
+    if (req.query) {
+      const q = new URLSearchParams();
+      for (const [k, v] of Object.entries(req.query)) if (v !== undefined) q.set(k, String(v));
+      qs = q.toString();
+    }
+    const path = `${prefix}${req.path}${qs ? `?${qs}` : ''}`;
+    const a = await current();
+    const res = await send(req, path, a);
+    if (res.status !== 401 || authTtlMs <= 0) return res;
+    // Maybe credentials that expired since we asked client-node (exec plugin, rotated token): ask again.
+    if (auth === a) auth = undefined;
+    const again = await refresh();
+    if (sameHeaders(again.headers, a.headers) && again.dispatcher === a.dispatcher) return res;
+    return send(req, path, again);
+  };
+}
+
+/** Sent as undici's fetch sent it, so the apiserver's audit log and metrics see no change. */
+const USER_AGENT = 'undici';
+
+/** Fetch's view of response headers: one string per name, repeated ones joined with ", ". */
+function flatHeaders(h: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k in h) {
+    const v = h[k];
+    if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
+  }
+  return out;
+}
+
+function sameHeaders(a: Record<string, string>, b: Record<string, string>): boolean {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
 }
 
 /** What decides the TLS connection: CA, client certificate and key, server name. */
