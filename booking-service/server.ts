@@ -63,7 +63,8 @@ class HttpError extends Error {
 }
 
 const IDEMPOTENCY_KEY_RE = /^[\x21-\x7E]{1,255}$/;
-const BOOKING_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
+// A booking's id is the Idempotency-Key that created it (older ones: bk_ + hex).
+const BOOKING_ID_RE = IDEMPOTENCY_KEY_RE;
 
 /** Bearer tokens from a file, re-read whenever the file changes (rotation). Never logged. */
 class TokenSource {
@@ -249,9 +250,9 @@ export async function startBookingService(opts: BookingServiceOptions): Promise<
           throw new HttpError(422, 'sold_out', `only ${out.available} seat(s) left from ${input.from} to ${input.to}`);
         case 'created':
           if (afterCommit(req, res, path)) return 'hang';
-          return sendJson(res, 201, out.booking, { Location: `/v1/bookings/${out.booking.id}` });
+          return sendJson(res, 201, out.booking, { Location: `/v1/bookings/${encodeURIComponent(out.booking.id)}` });
         case 'replay':
-          return sendJson(res, 200, out.booking, { Location: `/v1/bookings/${out.booking.id}`, 'Idempotent-Replayed': 'true' });
+          return sendJson(res, 200, out.booking, { Location: `/v1/bookings/${encodeURIComponent(out.booking.id)}`, 'Idempotent-Replayed': 'true' });
       }
     } finally {
       inFlightKeys.delete(key);

@@ -130,6 +130,22 @@ describe('BookingStore', () => {
       store.close();
     }
   });
+  test('a booking is named by its key; a key that is an older booking\'s bk_ id counts as used and books nothing', () => {
+    const store = new BookingStore(join(dir, 'data-ids'));
+    try {
+      const input = { from: 'A', to: 'B', seats: 1, owner: 'o1', ownerRef: null, cluster: null };
+      const made = store.create('uid-1.k1', 'f1', 'a|b', input, 10);
+      expect(made).toMatchObject({ kind: 'created', booking: { id: 'uid-1.k1' } });
+      // A booking from before ids were keys, as an older store holds it.
+      const db = (store as unknown as { db: { prepare(sql: string): { run(...a: unknown[]): unknown } } }).db;
+      db.prepare("INSERT INTO bookings (id, from_city, to_city, route, seats, owner, owner_ref, cluster, state, created_at, updated_at, version) VALUES ('bk_0a1b', 'A', 'B', 'a|b', 1, 'o0', NULL, NULL, 'active', 't', 't', 1)").run();
+      expect(store.create('bk_0a1b', 'f2', 'a|b', { ...input, owner: 'o2' }, 10)).toEqual({ kind: 'key_reused' });
+      expect(store.get('bk_0a1b')?.owner).toBe('o0');
+      expect(store.idempotencyRecord('bk_0a1b')).toBeUndefined();
+    } finally {
+      store.close();
+    }
+  });
 });
 
 describe('startBookingService (in process)', () => {

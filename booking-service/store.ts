@@ -11,7 +11,6 @@
  * the life of the connection (the OS drops it when the process dies, kill -9
  * included), so a second server on the same dir fails fast at open.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
@@ -227,10 +226,14 @@ export class BookingStore {
         if (rec.fingerprint !== fingerprint) return { kind: 'key_reused' };
         return { kind: 'replay', booking: this.get(rec.bookingId)! };
       }
+      // The booking is named by its key, so a client knows the id before it
+      // sends the create. Only a booking from before that rule (bk_...) can
+      // already have the name: the key counts as used.
+      const id = key;
+      if (this.get(id)) return { kind: 'key_reused' };
       const used = this.used(route);
       if (used + input.seats > capacity) return { kind: 'sold_out', available: Math.max(0, capacity - used) };
       const now = new Date().toISOString();
-      const id = `bk_${randomBytes(12).toString('hex')}`;
       const row = this.q.insert.get(id, input.from, input.to, route, input.seats, input.owner, input.ownerRef, input.cluster, now, now) as unknown as Row;
       this.q.setUsage.run(route, used + input.seats);
       this.q.idemPut.run(key, fingerprint, id, 201, now);
