@@ -8,7 +8,7 @@ import { isNotFound, PatchType, type KubeClient } from '../runtime/client';
 import { ensureFinalizer, patchStatus, removeFinalizer } from '../runtime/finalizer';
 import type { Informer } from '../runtime/informer';
 import type { CallOptions, Tickets } from './reconcile';
-import { TICKET_API, type FlightTicket, type FlightTicketStatus } from './ticket';
+import { EXTERNAL_NAME_ANNOTATION, TICKET_API, type FlightTicket, type FlightTicketStatus } from './ticket';
 
 export class KubeTickets implements Tickets {
   constructor(
@@ -28,6 +28,23 @@ export class KubeTickets implements Tickets {
 
   async removeFinalizer(ticket: FlightTicket, finalizer: string, opts: CallOptions = {}): Promise<void> {
     await removeFinalizer(this.client, TICKET_API, asObject(ticket), finalizer, opts);
+  }
+
+  async recordKey(ticket: FlightTicket, finalizer: string, key: string, opts: CallOptions = {}): Promise<FlightTicket> {
+    // A merge patch replaces the finalizers list whole; the resourceVersion
+    // precondition (409 when the cache was stale) keeps that from losing one.
+    const finalizers = ticket.metadata.finalizers ?? [];
+    const patch = {
+      metadata: {
+        resourceVersion: ticket.metadata.resourceVersion,
+        ...(finalizers.includes(finalizer) ? {} : { finalizers: [...finalizers, finalizer] }),
+        annotations: { [EXTERNAL_NAME_ANNOTATION]: key },
+      },
+    };
+    return this.client.patch<FlightTicket>(TICKET_API, ticket.metadata.namespace, ticket.metadata.name, patch, PatchType.MergePatch, {
+      fieldManager: 'flight-operator',
+      signal: opts.signal,
+    });
   }
 
   async updateStatus(ticket: FlightTicket, status: FlightTicketStatus, opts: CallOptions = {}): Promise<FlightTicket> {

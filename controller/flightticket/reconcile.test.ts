@@ -18,6 +18,8 @@ class FakeBookings implements Bookings {
   /** An implementation that echoes its own spelling of the cities (the contract allows matching them case-insensitively). */
   spell: (city: string) => string = (c) => c;
   private next = 1;
+  /** The contract names a booking by its key; false: a service that names bookings itself (bk-N). */
+  idsAreKeys = true;
 
   private fault(call: string) {
     this.calls.push(call);
@@ -50,7 +52,7 @@ class FakeBookings implements Bookings {
     if (seen && seen.payload !== payload) throw new PermanentBookingError('idempotency_key_reused', 'key reused with another payload');
     if (seen) return { booking: { ...this.bookings.get(seen.id)! } };
     if (this.soldOut.has(`${req.from}->${req.to}`)) throw new PermanentBookingError('sold_out', `${req.from} -> ${req.to} is sold out`);
-    const id = `bk-${this.next++}`;
+    const id = this.idsAreKeys ? key : `bk-${this.next++}`;
     const b: Booking = { id, ...req, cluster: null, orphaned: false, from: this.spell(req.from), to: this.spell(req.to), state: 'active', createdAt: '', updatedAt: '', version: 1 };
     this.bookings.set(id, b);
     this.keys.set(key, { payload, id });
@@ -131,6 +133,12 @@ class FakeTickets implements Tickets {
   async updateStatus(t: FlightTicket, status: FlightTicketStatus) {
     return this.write(t, 'status', (s) => (s.status = structuredClone(status)));
   }
+  async recordKey(t: FlightTicket, f: string, key: string) {
+    return this.write(t, `recordKey ${key}`, (s) => {
+      if (!s.metadata.finalizers?.includes(f)) s.metadata.finalizers = [...(s.metadata.finalizers ?? []), f];
+      s.metadata.annotations = { ...s.metadata.annotations, [EXTERNAL_NAME_ANNOTATION]: key };
+    });
+  }
   async setAnnotation(t: FlightTicket, key: string, value: string) {
     return this.write(t, `annotate ${key}=${value}`, (s) => (s.metadata.annotations = { ...s.metadata.annotations, [key]: value }));
   }
@@ -175,19 +183,21 @@ function setup(spec = { from: 'Cairo', to: 'London', number: 2 }, annotations: R
 const ready = (t: FlightTicket | undefined) => t?.status?.conditions?.find((c) => c.type === 'Ready');
 
 describe('reconcileTicket', () => {
-  test('a new ticket gets the finalizer, then its key persisted, then exactly one booking, then Ready status', async () => {
+  test('a new ticket costs two writes: the finalizer with its key (the booking\'s name), then, after exactly one booking, Ready status', async () => {
     // GIVEN the seed's ticket
     const { tickets, bookings, events, reconcile } = setup();
     // WHEN reconciled
     const result = await reconcile();
     // THEN
-    expect(tickets.writes).toEqual(['addFinalizer', 'status', 'status', 'annotate flights.com/external-name=bk-1']);
-    expect(bookings.active()).toMatchObject([{ id: 'bk-1', from: 'Cairo', to: 'London', seats: 2, owner: 'uid-1', ownerRef: 'default/my-flight-ticket' }]);
+    expect(tickets.writes).toEqual(['recordKey uid-1.k1', 'status']);
+    expect(bookings.calls).toEqual(['list', 'create Cairo->London']);
+    expect(tickets.stored!.metadata.annotations).toEqual({ [EXTERNAL_NAME_ANNOTATION]: 'uid-1.k1' });
+    expect(bookings.active()).toMatchObject([{ id: 'uid-1.k1', from: 'Cairo', to: 'London', seats: 2, owner: 'uid-1', ownerRef: 'default/my-flight-ticket' }]);
     expect(tickets.stored!.metadata.finalizers).toEqual([FINALIZER]);
-    expect(tickets.stored!.status).toMatchObject({ bookingRef: 'bk-1', seats: 2, route: 'Cairo -> London', observedGeneration: 1 });
+    expect(tickets.stored!.status).toMatchObject({ bookingRef: 'uid-1.k1', seats: 2, route: 'Cairo -> London', observedGeneration: 1 });
     expect(tickets.stored!.status!.pendingBookingKey).toBeUndefined();
     expect(ready(tickets.stored)).toMatchObject({ status: 'True', reason: 'Booked' });
-    expect(events).toEqual(['Normal Booked: booked bk-1: Cairo -> London, 2 seats']);
+    expect(events).toEqual(['Normal Booked: booked uid-1.k1: Cairo -> London, 2 seats']);
     expect(result).toEqual({ requeueAfter: 60_000 });
   });
 
@@ -206,9 +216,9 @@ describe('reconcileTicket', () => {
     await reconcile();
     tickets.edit((t) => (t.spec.number = 5));
     await reconcile();
-    expect(bookings.active()).toMatchObject([{ id: 'bk-1', seats: 5 }]);
+    expect(bookings.active()).toMatchObject([{ id: 'uid-1.k1', seats: 5 }]);
     expect(tickets.stored!.status).toMatchObject({ seats: 5, observedGeneration: 2 });
-    expect(events.at(-1)).toBe('Normal SeatsChanged: booking bk-1: 2 -> 5 seats');
+    expect(events.at(-1)).toBe('Normal SeatsChanged: booking uid-1.k1: 2 -> 5 seats');
   });
 
   test('a route change books the new route first, then cancels the old one', async () => {
@@ -217,9 +227,9 @@ describe('reconcileTicket', () => {
     bookings.calls.length = 0;
     tickets.edit((t) => (t.spec.to = 'Paris'));
     await reconcile();
-    expect(bookings.calls).toEqual(['list', 'create Cairo->Paris', 'cancel bk-1']);
-    expect(bookings.active()).toMatchObject([{ id: 'bk-2', to: 'Paris' }]);
-    expect(tickets.stored!.status).toMatchObject({ bookingRef: 'bk-2', route: 'Cairo -> Paris' });
+    expect(bookings.calls).toEqual(['list', 'create Cairo->Paris', 'cancel uid-1.k1']);
+    expect(bookings.active()).toMatchObject([{ id: 'uid-1.k2', to: 'Paris' }]);
+    expect(tickets.stored!.status).toMatchObject({ bookingRef: 'uid-1.k2', route: 'Cairo -> Paris' });
   });
 
   test('a route change to a sold-out flight keeps the old booking and says why, without a retry loop', async () => {
@@ -228,16 +238,16 @@ describe('reconcileTicket', () => {
     bookings.soldOut.add('Cairo->Paris');
     tickets.edit((t) => (t.spec.to = 'Paris'));
     const result = await reconcile();
-    expect(bookings.active()).toMatchObject([{ id: 'bk-1', to: 'London' }]);
+    expect(bookings.active()).toMatchObject([{ id: 'uid-1.k1', to: 'London' }]);
     const r = ready(tickets.stored)!;
     expect(r).toMatchObject({ status: 'False', reason: 'SoldOut', observedGeneration: 2 });
-    expect(r.message).toBe('Cairo -> Paris (2 seats): Cairo -> Paris is sold out; still holding booking bk-1 (Cairo -> London, 2 seats)');
+    expect(r.message).toBe('Cairo -> Paris (2 seats): Cairo -> Paris is sold out; still holding booking uid-1.k1 (Cairo -> London, 2 seats)');
     expect(events.at(-1)).toMatch(/^Warning SoldOut: /);
     expect(result).toEqual({ requeueAfter: 60_000 }); // checked again at the drift interval only
     // The periodic re-check asks again with the same key (a refused create records nothing
     // under it) and, with nothing new to say, writes nothing: no key minted, no status write.
-    const key = tickets.stored!.status!.pendingBookingKey;
-    expect(key).toBeDefined();
+    const key = tickets.stored!.metadata.annotations![EXTERNAL_NAME_ANNOTATION];
+    expect(key).toBe('uid-1.k2');
     tickets.writes = [];
     bookings.calls.length = 0;
     events.length = 0;
@@ -246,12 +256,12 @@ describe('reconcileTicket', () => {
     expect(bookings.calls).toEqual(['list', 'create Cairo->Paris', 'list', 'create Cairo->Paris']);
     expect(tickets.writes).toEqual([]);
     expect(events).toEqual([]);
-    expect(tickets.stored!.status!.pendingBookingKey).toBe(key);
-    expect(bookings.active()).toMatchObject([{ id: 'bk-1' }]);
+    expect(tickets.stored!.metadata.annotations![EXTERNAL_NAME_ANNOTATION]).toBe(key);
+    expect(bookings.active()).toMatchObject([{ id: 'uid-1.k1' }]);
     // Seats free up: the same key books, once.
     bookings.soldOut.clear();
     await reconcile();
-    expect(bookings.active()).toMatchObject([{ id: 'bk-2', to: 'Paris' }]);
+    expect(bookings.active()).toMatchObject([{ id: 'uid-1.k2', to: 'Paris' }]);
   });
 
   test('cities match case-insensitively (like the CRD rule): an implementation that echoes its own spelling causes no churn', async () => {
@@ -277,7 +287,7 @@ describe('reconcileTicket', () => {
     await reconcile();
     expect(bookings.active()).toEqual([]);
     expect(tickets.stored).toBeUndefined();
-    expect(events.at(-1)).toBe('Normal Cancelled: cancelled booking bk-1 (Cairo -> London, 2 seats)');
+    expect(events.at(-1)).toBe('Normal Cancelled: cancelled booking uid-1.k1 (Cairo -> London, 2 seats)');
   });
 
   test('deletion while a create is in flight waits for it, cancels what it booked, then removes the finalizer', async () => {
@@ -285,7 +295,7 @@ describe('reconcileTicket', () => {
     const { tickets, bookings, reconcile } = setup();
     bookings.slowNextCreate = true;
     await expect(reconcile()).rejects.toMatchObject({ code: 'timeout' });
-    const key = tickets.stored!.status!.pendingBookingKey;
+    const key = tickets.stored!.metadata.annotations![EXTERNAL_NAME_ANNOTATION];
     // WHEN the ticket is deleted meanwhile
     tickets.edit((t) => (t.metadata.deletionTimestamp = '2026-11-22T10:01:00Z'));
     // THEN finalize replays the key: still in flight, so the finalizer stays
@@ -306,8 +316,8 @@ describe('reconcileTicket', () => {
     await reconcile();
     tickets.edit((t) => (t.metadata.deletionTimestamp = '2026-11-22T10:01:00Z'));
     await reconcile();
-    expect(bookings.active()).toMatchObject([{ id: 'bk-1', orphaned: true }]); // marked, so the orphan sweep keeps it
-    expect(bookings.calls.at(-1)).toBe('orphan bk-1');
+    expect(bookings.active()).toMatchObject([{ id: 'uid-1.k1', orphaned: true }]); // marked, so the orphan sweep keeps it
+    expect(bookings.calls.at(-1)).toBe('orphan uid-1.k1');
     expect(tickets.stored).toBeUndefined();
   });
 
@@ -347,7 +357,7 @@ describe('reconcileTicket', () => {
       throw new TransientBookingError('aborted', 'aborted');
     };
     await expect(fresh.reconcile()).rejects.toMatchObject({ code: 'aborted' });
-    expect(fresh.tickets.writes).toEqual(['addFinalizer']);
+    expect(fresh.tickets.writes).toEqual([]);
   });
 
   test('a create whose answer was lost is replayed by the retry, not booked twice', async () => {
@@ -357,7 +367,7 @@ describe('reconcileTicket', () => {
     // the list finds it; even without the list the same key would replay it
     await reconcile();
     expect(bookings.bookings.size).toBe(1);
-    expect(tickets.stored!.status).toMatchObject({ bookingRef: 'bk-1' });
+    expect(tickets.stored!.status).toMatchObject({ bookingRef: 'uid-1.k1' });
   });
 
   test('a crash between the create and the status write books nothing twice', async () => {
@@ -365,14 +375,14 @@ describe('reconcileTicket', () => {
     const realUpdate = tickets.updateStatus.bind(tickets);
     let n = 0;
     tickets.updateStatus = async (t, s) => {
-      if (++n === 2) throw new Error('controller killed');
+      if (++n === 1) throw new Error('controller killed');
       return realUpdate(t, s);
     };
     await expect(reconcile()).rejects.toThrow('controller killed');
     tickets.updateStatus = realUpdate;
     await reconcile();
     expect(bookings.bookings.size).toBe(1);
-    expect(tickets.stored!.status).toMatchObject({ bookingRef: 'bk-1', seats: 2 });
+    expect(tickets.stored!.status).toMatchObject({ bookingRef: 'uid-1.k1', seats: 2 });
   });
 
   test('a stale cache cannot book: the key write conflicts and nothing is created', async () => {
@@ -386,20 +396,20 @@ describe('reconcileTicket', () => {
   test('a booking cancelled outside is booked again, with an event saying so', async () => {
     const { tickets, bookings, events, reconcile } = setup();
     await reconcile();
-    bookings.bookings.get('bk-1')!.state = 'cancelled';
+    bookings.bookings.get('uid-1.k1')!.state = 'cancelled';
     await reconcile();
-    expect(bookings.active()).toMatchObject([{ id: 'bk-2' }]);
-    expect(events.at(-1)).toBe('Warning BookingRepaired: booking bk-1 was cancelled outside the operator; booked bk-2 instead');
-    expect(tickets.stored!.status).toMatchObject({ bookingRef: 'bk-2' });
+    expect(bookings.active()).toMatchObject([{ id: 'uid-1.k2' }]);
+    expect(events.at(-1)).toBe('Warning BookingRepaired: booking uid-1.k1 was cancelled outside the operator; booked uid-1.k2 instead');
+    expect(tickets.stored!.status).toMatchObject({ bookingRef: 'uid-1.k2' });
   });
 
   test('seats changed outside are set back, with an event saying so', async () => {
     const { bookings, events, reconcile } = setup();
     await reconcile();
-    bookings.bookings.get('bk-1')!.seats = 7;
+    bookings.bookings.get('uid-1.k1')!.seats = 7;
     await reconcile();
-    expect(bookings.active()).toMatchObject([{ id: 'bk-1', seats: 2 }]);
-    expect(events.at(-1)).toBe('Warning BookingRepaired: booking bk-1 had 7 seats, changed outside the operator; set back to 2');
+    expect(bookings.active()).toMatchObject([{ id: 'uid-1.k1', seats: 2 }]);
+    expect(events.at(-1)).toBe('Warning BookingRepaired: booking uid-1.k1 had 7 seats, changed outside the operator; set back to 2');
   });
 
   test('a transient failure shows as Synced=False and is rethrown with its Retry-After', async () => {
@@ -424,6 +434,63 @@ describe('reconcileTicket', () => {
   });
 });
 
+describe('reconcileTicket: where the key lives (upgrades, other booking services)', () => {
+  const EXT = EXTERNAL_NAME_ANNOTATION;
+  test('a ticket an older controller left mid-create (key in status.pendingBookingKey) replays that key, books once, and drops it', async () => {
+    // GIVEN the key persisted by the older controller, the create's answer lost
+    const { tickets, bookings, reconcile } = setup();
+    tickets.edit((t) => ((t.metadata.finalizers = [FINALIZER]), (t.status = { pendingBookingKey: 'uid-1.old' })));
+    tickets.stored!.metadata.generation = tickets.cached!.metadata.generation = 1;
+    await bookings.createBooking('uid-1.old', { from: 'Cairo', to: 'London', seats: 2, owner: 'uid-1', ownerRef: 'default/my-flight-ticket' });
+    bookings.bookings.get('uid-1.old')!.owner = 'nobody-yet'; // not found by owner: only the key can settle it
+    bookings.calls.length = 0;
+    const replayed = bookings.createBooking.bind(bookings);
+    bookings.createBooking = async (key, req) => {
+      bookings.bookings.get('uid-1.old')!.owner = 'uid-1';
+      return replayed(key, req);
+    };
+    // WHEN the new controller reconciles
+    await reconcile();
+    // THEN it replays the old key (no new one), and the ticket records the booking and forgets the key
+    expect(bookings.calls).toEqual(['list', 'create Cairo->London']);
+    expect(bookings.bookings.size).toBe(1);
+    expect(tickets.stored!.status).toMatchObject({ bookingRef: 'uid-1.old' });
+    expect(tickets.stored!.status!.pendingBookingKey).toBeUndefined();
+    expect(tickets.stored!.metadata.annotations).toEqual({ [EXT]: 'uid-1.old' });
+    expect(tickets.writes).toEqual(['status', `annotate ${EXT}=uid-1.old`]);
+  });
+
+  test('a booking service that names bookings itself costs a third write (the id), and nothing more after', async () => {
+    const { tickets, bookings, reconcile } = setup();
+    bookings.idsAreKeys = false;
+    await reconcile();
+    expect(tickets.writes).toEqual(['recordKey uid-1.k1', 'status', `annotate ${EXT}=bk-1`]);
+    expect(tickets.stored!.status).toMatchObject({ bookingRef: 'bk-1' });
+    tickets.writes = [];
+    bookings.calls.length = 0;
+    await reconcile();
+    expect(bookings.calls).toEqual(['list']);
+    expect(tickets.writes).toEqual([]);
+    // Deleted: the key is settled (the annotation names the booking held), so no replay before the cancel.
+    tickets.edit((t) => (t.metadata.deletionTimestamp = '2026-11-22T10:01:00Z'));
+    await reconcile();
+    expect(bookings.calls).toEqual(['list', 'list', 'cancel bk-1']);
+    expect(bookings.active()).toEqual([]);
+  });
+
+  test('a finalizer removed by hand from a ticket that holds a booking goes back on before anything else is written', async () => {
+    const { tickets, bookings, reconcile } = setup();
+    await reconcile();
+    tickets.edit((t) => (t.metadata.finalizers = []));
+    tickets.stored!.metadata.generation = tickets.cached!.metadata.generation = 1; // metadata edits keep the generation
+    tickets.writes = [];
+    await reconcile();
+    expect(tickets.writes).toEqual(['addFinalizer']);
+    expect(tickets.stored!.metadata.finalizers).toEqual([FINALIZER]);
+    expect(bookings.bookings.size).toBe(1);
+  });
+});
+
 describe('reconcileTicket: restore and adoption (flights.com/external-name)', () => {
   const EXT = 'flights.com/external-name';
   test('the annotation names are the documented ones', () => {
@@ -433,8 +500,8 @@ describe('reconcileTicket: restore and adoption (flights.com/external-name)', ()
   test('a booked ticket carries its booking id in flights.com/external-name, written once', async () => {
     const { tickets, bookings, reconcile } = setup();
     await reconcile();
-    expect(tickets.stored!.metadata.annotations).toMatchObject({ [EXT]: 'bk-1' });
-    expect(tickets.writes).toEqual(['addFinalizer', 'status', 'status', `annotate ${EXT}=bk-1`]);
+    expect(tickets.stored!.metadata.annotations).toMatchObject({ [EXT]: 'uid-1.k1' });
+    expect(tickets.writes).toEqual(['recordKey uid-1.k1', 'status']);
     tickets.writes = [];
     bookings.calls.length = 0;
     await reconcile();
@@ -443,7 +510,7 @@ describe('reconcileTicket: restore and adoption (flights.com/external-name)', ()
     // A route change moves the annotation to the new booking.
     tickets.edit((t) => (t.spec.to = 'Paris'));
     await reconcile();
-    expect(tickets.stored!.metadata.annotations).toMatchObject({ [EXT]: 'bk-2' });
+    expect(tickets.stored!.metadata.annotations).toMatchObject({ [EXT]: 'uid-1.k2' });
   });
 
   test('restored with a new uid and no status, in the cluster that booked it: adopts the booking (no create, no cancel)', async () => {
@@ -475,13 +542,13 @@ describe('reconcileTicket: restore and adoption (flights.com/external-name)', ()
       if (gone === 'cancelled') bookings.seed({ id: 'bk-9', owner: 'old-uid', cluster: 'cluster-a', state: 'cancelled' });
       await reconcile();
       await reconcile();
-      expect(bookings.active()).toMatchObject([{ id: 'bk-1', owner: 'uid-1' }]);
+      expect(bookings.active()).toMatchObject([{ id: 'uid-1.k1', owner: 'uid-1' }]);
       expect(bookings.calls.filter((c) => c.startsWith('create'))).toEqual(['create Cairo->London']);
       expect(events).toEqual([
         `Warning BookingGone: booking bk-9 named by flights.com/external-name is ${gone === 'cancelled' ? 'cancelled' : 'unknown to the booking service'}; booking anew`,
-        'Normal Booked: booked bk-1: Cairo -> London, 2 seats',
+        'Normal Booked: booked uid-1.k1: Cairo -> London, 2 seats',
       ]);
-      expect(tickets.stored!.metadata.annotations).toMatchObject({ [EXT]: 'bk-1' });
+      expect(tickets.stored!.metadata.annotations).toMatchObject({ [EXT]: 'uid-1.k1' });
     }
   });
 

@@ -6,10 +6,14 @@
  * retry from the top books nothing twice and leaves nothing booked.
  *
  * Guarantees, and the line that keeps each:
- *  - the finalizer is on the ticket before any booking exists (step 2);
+ *  - the finalizer is on the ticket before any booking exists (steps 3, 4);
  *  - a create is preceded by persisting its idempotency key with an
  *    optimistic-concurrency write, so a stale cache cannot create, and
- *    a create whose answer was lost is replayed, not repeated (step 4);
+ *    a create whose answer was lost is replayed, not repeated (step 4).
+ *    The key is also the booking's id (the booking API names a booking by
+ *    the key that created it), so it goes in flights.com/external-name, in
+ *    the same write as the finalizer: a new ticket costs two writes, that
+ *    one and its status;
  *  - a route change books the new route before cancelling the old (step 6);
  *  - the finalizer goes only after the create that may still be in flight is
  *    settled and every booking is cancelled (step 1, finalize);
@@ -64,6 +68,12 @@ export interface Tickets {
   get(key: string): FlightTicket | undefined;
   addFinalizer(ticket: FlightTicket, finalizer: string, opts?: CallOptions): Promise<FlightTicket>;
   removeFinalizer(ticket: FlightTicket, finalizer: string, opts?: CallOptions): Promise<void>;
+  /**
+   * Adds the finalizer (when missing) and sets flights.com/external-name to
+   * the key of the create about to be sent, in one write conditional on the
+   * ticket's resourceVersion.
+   */
+  recordKey(ticket: FlightTicket, finalizer: string, key: string, opts?: CallOptions): Promise<FlightTicket>;
   /** Replaces .status (merge patch of /status with the ticket's resourceVersion). */
   updateStatus(ticket: FlightTicket, status: FlightTicketStatus, opts?: CallOptions): Promise<FlightTicket>;
   /** Sets one annotation (conflict-checked against the ticket's resourceVersion). */
@@ -130,7 +140,7 @@ async function finalize(latest: { ticket: FlightTicket }, deps: ReconcileDeps): 
   // it: the booking it made (now part of the list), request_in_flight (a
   // transient error: we keep the finalizer and come back), or a refusal,
   // meaning nothing was booked under it.
-  const pending = ticket.status?.pendingBookingKey;
+  const pending = pendingKey(ticket);
   if (pending) {
     try {
       await bookings.createBooking(pending, createRequest(ticket, deps), { signal });
@@ -154,6 +164,18 @@ async function finalize(latest: { ticket: FlightTicket }, deps: ReconcileDeps): 
   return {};
 }
 
+/**
+ * The key of a create that may not be settled yet: one this ticket wrote in
+ * flights.com/external-name (it starts with the ticket's uid) that does not
+ * name the booking its status records, or one an older controller persisted
+ * in status.pendingBookingKey (an upgrade caught mid-create).
+ */
+function pendingKey(ticket: FlightTicket): string | undefined {
+  if (ticket.status?.pendingBookingKey) return ticket.status.pendingBookingKey;
+  const name = ticket.metadata.annotations?.[EXTERNAL_NAME_ANNOTATION];
+  return name?.startsWith(`${ticket.metadata.uid}.`) && name !== ticket.status?.bookingRef ? name : undefined;
+}
+
 function createRequest(ticket: FlightTicket, deps: ReconcileDeps): CreateRequest {
   const { from, to, number } = ticket.spec;
   return {
@@ -172,32 +194,39 @@ async function sync(latest: { ticket: FlightTicket }, deps: ReconcileDeps): Prom
   const uid = latest.ticket.metadata.uid;
   const desired = latest.ticket.spec;
 
-  // 2. The finalizer goes on before anything can be booked.
-  if (!latest.ticket.metadata.finalizers?.includes(FINALIZER)) latest.ticket = await tickets.addFinalizer(latest.ticket, FINALIZER, { signal });
   const before = latest.ticket.status ?? {};
+  const finalizerOn = () => latest.ticket.metadata.finalizers?.includes(FINALIZER);
 
-  // 3. Observe: the ticket's active bookings, found by owner so none is ever lost track of.
+  // 2. Observe: the ticket's active bookings, found by owner so none is ever lost track of.
   const active = await bookings.listBookings({ owner: uid, state: 'active' }, { signal });
   // Cities compare ASCII case-insensitively, as the CRD's CEL rule and the contract do.
   const onRoute = active.filter((b) => sameRoute(b, desired));
   let keep: Booking | undefined = onRoute.find((b) => b.id === before.bookingRef) ?? onRoute[0];
+  const pending = pendingKey(latest.ticket);
+
+  // 3. The finalizer is on before anything is booked or taken over. A ticket
+  //    that holds a booking has it already (unless someone removed it); a
+  //    create brings it with its key (step 4), in one write.
+  if (active.length && !finalizerOn()) latest.ticket = await tickets.addFinalizer(latest.ticket, FINALIZER, { signal });
 
   // 3b. Adopt: nothing of this uid is booked on the route, but the ticket names
   //     a booking (restored from an export or a backup with a new uid).
-  if (!keep && !before.pendingBookingKey) {
-    const adoption = await adopt(latest.ticket, [before.bookingRef, ...active.map((b) => b.id)], deps);
+  if (!keep && !pending) {
+    const adoption = await adopt(latest, [before.bookingRef, ...active.map((b) => b.id)], deps);
     if ('reason' in adoption) return recordNotReady(latest.ticket, adoption.reason, adoption.message, deps);
     keep = adoption.booking;
   }
 
   // 4. Create, when nothing is booked on the wanted route. The key is persisted
-  //    first (a conflict-checked write), so a stale cache cannot book and a
-  //    lost answer is replayed by the retry instead of booking twice.
+  //    first, with the finalizer (a conflict-checked write), so a stale cache
+  //    cannot book and a lost answer is replayed by the retry instead of
+  //    booking twice.
   if (!keep) {
-    let idempotencyKey = before.pendingBookingKey;
+    let idempotencyKey = pending;
+    if (idempotencyKey && !finalizerOn()) latest.ticket = await tickets.addFinalizer(latest.ticket, FINALIZER, { signal });
     if (!idempotencyKey) {
       idempotencyKey = `${uid}.${(deps.newKey ?? randomUUID)()}`;
-      latest.ticket = await tickets.updateStatus(latest.ticket, { ...before, pendingBookingKey: idempotencyKey }, { signal });
+      latest.ticket = await tickets.recordKey(latest.ticket, FINALIZER, idempotencyKey, { signal });
     }
     try {
       keep = (await bookings.createBooking(idempotencyKey, createRequest(latest.ticket, deps), { signal })).booking;
@@ -207,7 +236,11 @@ async function sync(latest: { ticket: FlightTicket }, deps: ReconcileDeps): Prom
     }
     if (!keep || keep.state !== 'active') {
       // A fresh key next time; whatever the old key booked shows up in the next Observe.
-      await tickets.updateStatus(latest.ticket, { ...latest.ticket.status, pendingBookingKey: undefined }, { signal });
+      if (latest.ticket.status?.pendingBookingKey) {
+        await tickets.updateStatus(latest.ticket, { ...latest.ticket.status, pendingBookingKey: undefined }, { signal });
+      } else {
+        await tickets.recordKey(latest.ticket, FINALIZER, `${uid}.${(deps.newKey ?? randomUUID)()}`, { signal });
+      }
       return { requeue: true };
     }
     const lost = before.bookingRef && before.route !== undefined && cityKey(before.route) === cityKey(routeOf(desired)) ? before.bookingRef : undefined;
@@ -235,7 +268,10 @@ async function sync(latest: { ticket: FlightTicket }, deps: ReconcileDeps): Prom
 
   // 7. Status, then the booking's id on the ticket (it survives export and
   //    restore), each written only when it changed: a no-op reconcile writes
-  //    nothing. The id goes second so that, when it lands, it equals
+  //    nothing. The id is there already when the booking was created under the
+  //    key step 4 wrote or adopted by that name; it is written here for a
+  //    booking made under an older controller's status key or by a service that names
+  //    bookings itself. It goes second so that, when it lands, it equals
   //    status.bookingRef and the watch can tell it is our own write.
   const generation = latest.ticket.metadata.generation;
   const message = `booked ${keep.id}: ${routeOf(keep)}, ${keep.seats} seats`;
@@ -259,8 +295,9 @@ type Adoption = { booking?: Booking } | { reason: string; message: string };
  * annotation, the booking is this ticket's own, cancelled or unknown) answers
  * no booking, and the reconcile books as for a new ticket.
  */
-async function adopt(ticket: FlightTicket, own: Array<string | undefined>, deps: ReconcileDeps): Promise<Adoption> {
+async function adopt(latest: { ticket: FlightTicket }, own: Array<string | undefined>, deps: ReconcileDeps): Promise<Adoption> {
   const { bookings, events, signal } = deps;
+  const ticket = latest.ticket;
   const name = ticket.metadata.annotations?.[EXTERNAL_NAME_ANNOTATION];
   // No name, or one this ticket already knows as its own (a route change, a booking cancelled outside): nothing to adopt.
   if (!name || own.includes(name)) return {};
@@ -294,6 +331,8 @@ async function adopt(ticket: FlightTicket, own: Array<string | undefined>, deps:
     };
   }
   const { owner, ownerRef, cluster } = createRequest(ticket, deps);
+  // The finalizer first, as before a create: the booking is this ticket's from the re-own on.
+  if (!ticket.metadata.finalizers?.includes(FINALIZER)) latest.ticket = await deps.tickets.addFinalizer(ticket, FINALIZER, { signal });
   let adopted: Booking;
   try {
     adopted = await bookings.reown(b.id, { owner, ownerRef, ...(cluster ? { cluster } : {}), expectedOwner: b.owner }, { signal });
@@ -311,9 +350,9 @@ const syncedOk = (generation: number) => ({ type: 'Synced', status: 'True' as co
  * A permanent failure (sold out, unknown route, ...) shows on the ticket and
  * is not retried: retrying would get the same answer. A new spec, or the
  * periodic drift check, tries again. Any booking already held stays.
- * The pending key stays too: a refused create records nothing under it, so
- * the drift check replays the same key and, when the answer is the same,
- * finds nothing new to write.
+ * The pending key (flights.com/external-name) stays too: a refused create
+ * records nothing under it, so the drift check replays the same key and,
+ * when the answer is the same, finds nothing new to write.
  */
 async function recordPermanentFailure(ticket: FlightTicket, err: PermanentBookingError, deps: ReconcileDeps): Promise<Result> {
   const reason = PERMANENT_REASONS[err.code] ?? 'BookingRejected';

@@ -31,7 +31,12 @@ export interface FlightTicketStatus {
   bookingRef?: string;
   seats?: number;
   route?: string;
-  /** Idempotency key persisted BEFORE a create is sent: a retry after a crash replays it. */
+  /**
+   * Where controllers up to 0.3.0 as first shipped persisted the key of a
+   * create before sending it; it now travels in flights.com/external-name,
+   * with the finalizer. Still honoured: a ticket an upgrade caught mid-create
+   * has it.
+   */
   pendingBookingKey?: string;
   conditions?: Condition[];
 }
@@ -57,19 +62,22 @@ export const routeOf = (r: { from: string; to: string }) => `${r.from} -> ${r.to
 
 /**
  * True when the only change between two versions of a ticket is the
- * controller recording the booking it holds (flights.com/external-name set to
- * status.bookingRef): our own write, which needs no second reconcile. Any
- * other annotation change, or an external name that differs from the
- * booking held (a user importing a booking), still does.
+ * controller's own flights.com/external-name write: the key of the create it
+ * is about to send (it starts with the ticket's uid: a user importing a
+ * booking names another uid's), or the booking it holds (equal to
+ * status.bookingRef). The reconcile that wrote it is still running, so it
+ * needs no second one. Any other annotation change, or an external name that
+ * is neither (a user importing a booking), still does.
  */
 export function onlyExternalNameRecorded(
   before: { metadata?: { annotations?: Record<string, string> } },
-  after: { metadata?: { annotations?: Record<string, string> }; status?: { bookingRef?: string } },
+  after: { metadata?: { uid?: string; annotations?: Record<string, string> }; status?: { bookingRef?: string } },
 ): boolean {
   const a = { ...before.metadata?.annotations };
   const b = { ...after.metadata?.annotations };
   const recorded = b[EXTERNAL_NAME_ANNOTATION];
-  if (recorded === undefined || recorded !== after.status?.bookingRef || a[EXTERNAL_NAME_ANNOTATION] === recorded) return false;
+  const ours = recorded !== undefined && (recorded === after.status?.bookingRef || (!!after.metadata?.uid && recorded.startsWith(`${after.metadata.uid}.`)));
+  if (!ours || a[EXTERNAL_NAME_ANNOTATION] === recorded) return false;
   delete a[EXTERNAL_NAME_ANNOTATION];
   delete b[EXTERNAL_NAME_ANNOTATION];
   return JSON.stringify(a) === JSON.stringify(b);

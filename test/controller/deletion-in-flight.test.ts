@@ -39,9 +39,11 @@ function controller(args: string[]): Child {
   return c;
 }
 
+/** The key of a create not yet settled: written in flights.com/external-name (with the finalizer) before the create, not yet the status's bookingRef. */
 async function pendingKey(name: string): Promise<string | undefined> {
-  const t = (await getTicket(ns.name, name)) as { status?: { pendingBookingKey?: string } } | undefined;
-  return t?.status?.pendingBookingKey;
+  const t = (await getTicket(ns.name, name)) as { metadata: { uid: string; annotations?: Record<string, string> }; status?: { bookingRef?: string } } | undefined;
+  const key = t?.metadata.annotations?.['flights.com/external-name'];
+  return key?.startsWith(`${t!.metadata.uid}.`) && key !== t?.status?.bookingRef ? key : undefined;
 }
 
 test('a ticket deleted while its create is in flight leaks no booking, and books once per key', async () => {

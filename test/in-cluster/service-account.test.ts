@@ -216,7 +216,8 @@ describe('the controller with only its ServiceAccount (in-cluster config, image 
       throw new Error(`${e.message}\ncontroller log:\n${controller!.logs.slice(-40).join('\n')}`);
     });
     expect(ready.metadata.uid).toBe(created.metadata.uid);
-    expect(ready.status?.bookingRef).toMatch(/^bk_/);
+    expect(ready.status?.bookingRef?.startsWith(`${ready.metadata.uid}.`)).toBe(true); // named by the key written before the create
+    expect(ready.metadata.annotations?.['flights.com/external-name']).toBe(ready.status?.bookingRef);
     expect(ready.metadata.finalizers).toContain('flights.com/booking');
     const active = await bookings.activeFor(ready.metadata.uid);
     expect(active).toHaveLength(1);

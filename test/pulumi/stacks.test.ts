@@ -195,7 +195,9 @@ describe("the README's program: the operator and a ticket", () => {
       env: { KUBECONFIG: saKubeconfig },
     });
     const ticket = await waitForReady('default', 'my-flight-ticket', 60_000, controller);
-    expect(ticket.status?.bookingRef).toMatch(/^bk_/);
+    // The booking is named by the key the controller wrote on the ticket before it booked.
+    expect(ticket.status?.bookingRef?.startsWith(`${ticket.metadata.uid}.`)).toBe(true);
+    expect(ticket.metadata.annotations?.['flights.com/external-name']).toBe(ticket.status?.bookingRef);
     expect(await bookings.activeFor(ticket.metadata.uid)).toHaveLength(1);
   }, 900_000);
 
