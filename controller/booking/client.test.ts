@@ -35,16 +35,53 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
+/** One request as the service saw it: path with query, lower-case header names. */
 type Call = { url: string; method: string; headers: Record<string, string>; body?: string };
-function fakeFetch(respond: (call: Call, n: number) => Response | Promise<Response>): { fetch: typeof fetch; calls: Call[] } {
+type Respond = (call: Call, n: number) => Response | Promise<Response>;
+interface Fake {
+  /** baseUrl (and fetch when injected) for the client. */
+  opts: { baseUrl: string; fetch?: typeof fetch };
+  calls: Call[];
+}
+const lower = (h: Record<string, string>) => Object.fromEntries(Object.entries(h).map(([k, v]) => [k.toLowerCase(), v]));
+
+/** A fetch injected through the `fetch` option: the seam the client keeps for tests. */
+function fakeFetch(respond: Respond): Fake {
   const calls: Call[] = [];
   const f = async (input: string | URL | Request, init?: RequestInit) => {
-    const call: Call = { url: String(input), method: init?.method ?? 'GET', headers: { ...(init?.headers as Record<string, string>) }, ...(typeof init?.body === 'string' ? { body: init.body } : {}) };
+    const u = new URL(String(input));
+    const call: Call = { url: u.pathname + u.search, method: init?.method ?? 'GET', headers: lower({ ...(init?.headers as Record<string, string>) }), ...(typeof init?.body === 'string' ? { body: init.body } : {}) };
     calls.push(call);
     return respond(call, calls.length);
   };
-  return { fetch: f as typeof fetch, calls };
+  return { opts: { baseUrl: 'http://svc', fetch: f as typeof fetch }, calls };
 }
+
+/** A real local HTTP server answering what `respond` describes: the client's own undici path, as in production. */
+const servers: Server[] = [];
+async function fakeServer(respond: Respond): Promise<Fake> {
+  const calls: Call[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', async () => {
+      const call: Call = { url: req.url!, method: req.method!, headers: req.headers as Record<string, string>, ...(body ? { body } : {}) };
+      calls.push(call);
+      const r = await respond(call, calls.length);
+      res.writeHead(r.status, Object.fromEntries(r.headers));
+      res.end(await r.text());
+    });
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { opts: { baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }, calls };
+}
+afterEach(async () => {
+  for (const server of servers.splice(0)) {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+});
 const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
   new Response(body === undefined ? null : JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json', ...headers } });
 const err = (status: number, code: string, retryable: boolean, headers: Record<string, string> = {}) => json(status, { code, message: `${code}!`, retryable }, headers);
@@ -105,56 +142,72 @@ describe('errorFromResponse: every contract code lands in the right class', () =
   });
 });
 
-describe('BookingClient requests', () => {
+const transports: Array<[string, (respond: Respond) => Fake | Promise<Fake>]> = [
+  ['undici (a real local server)', fakeServer],
+  ['an injected fetch', fakeFetch],
+];
+
+describe.each(transports)('BookingClient requests over %s', (_name, fake) => {
   test('createBooking sends the key, the token and only the contract fields; 201 is not a replay, 200 is', async () => {
-    const f = fakeFetch((_c, n) => json(n === 1 ? 201 : 200, BOOKING, n === 1 ? {} : { 'Idempotent-Replayed': 'true' }));
-    const c = new BookingClient({ baseUrl: 'http://svc:8080/', tokenFile, fetch: f.fetch });
+    const f = await fake((_c, n) => json(n === 1 ? 201 : 200, BOOKING, n === 1 ? {} : { 'Idempotent-Replayed': 'true' }));
+    const c = new BookingClient({ ...f.opts, baseUrl: `${f.opts.baseUrl}/prefix/`, tokenFile });
     const req = { from: 'Cairo', to: 'London', seats: 2, owner: 'uid-1', ownerRef: 'ns/t' };
     expect(await c.createBooking('key-1', req)).toEqual({ booking: BOOKING, replayed: false });
     expect(await c.createBooking('key-1', req)).toEqual({ booking: BOOKING, replayed: true });
-    expect(f.calls[0]).toMatchObject({ url: 'http://svc:8080/v1/bookings', method: 'POST', headers: { Authorization: 'Bearer tok-1', 'Idempotency-Key': 'key-1', 'Content-Type': 'application/json' } });
+    expect(f.calls[0]).toMatchObject({
+      url: '/prefix/v1/bookings',
+      method: 'POST',
+      headers: { authorization: 'Bearer tok-1', 'idempotency-key': 'key-1', 'content-type': 'application/json', accept: 'application/json', 'user-agent': 'flight-operator-booking-client/1' },
+    });
     expect(JSON.parse(f.calls[0]!.body!)).toEqual(req);
   });
 
   test('listBookings follows nextCursor and encodes the filter', async () => {
-    const f = fakeFetch((c) => (c.url.includes('cursor=') ? json(200, { items: [{ ...BOOKING, id: 'bk_2' }], nextCursor: null }) : json(200, { items: [BOOKING], nextCursor: 'c 1' })));
-    const c = new BookingClient({ baseUrl: 'http://svc', tokenFile, fetch: f.fetch });
+    const f = await fake((c) => (c.url.includes('cursor=') ? json(200, { items: [{ ...BOOKING, id: 'bk_2' }], nextCursor: null }) : json(200, { items: [BOOKING], nextCursor: 'c 1' })));
+    const c = new BookingClient({ ...f.opts, tokenFile });
     expect((await c.listBookings({ owner: 'u/1', state: 'active' })).map((b) => b.id)).toEqual(['bk_1', 'bk_2']);
-    expect(f.calls[0]!.url).toBe('http://svc/v1/bookings?owner=u%2F1&state=active&limit=1000');
+    expect(f.calls[0]!.url).toBe('/v1/bookings?owner=u%2F1&state=active&limit=1000');
     expect(f.calls[1]!.url).toContain('cursor=c+1');
   });
 
   test('ids are path-encoded; updateSeats sends {seats}; cancel tolerates 204', async () => {
-    const f = fakeFetch((c) => (c.method === 'DELETE' ? new Response(null, { status: 204 }) : json(200, BOOKING)));
-    const c = new BookingClient({ baseUrl: 'http://svc', tokenFile, fetch: f.fetch });
+    const f = await fake((c) => (c.method === 'DELETE' ? new Response(null, { status: 204 }) : json(200, BOOKING)));
+    const c = new BookingClient({ ...f.opts, tokenFile });
     await c.updateSeats('a/b', 4);
-    expect(f.calls[0]).toMatchObject({ url: 'http://svc/v1/bookings/a%2Fb', method: 'PATCH', body: '{"seats":4}' });
+    expect(f.calls[0]).toMatchObject({ url: '/v1/bookings/a%2Fb', method: 'PATCH', body: '{"seats":4}' });
     expect(await c.cancelBooking('bk_1')).toEqual(BOOKING);
     expect(f.calls.map((x) => x.method)).toEqual(['PATCH', 'DELETE', 'GET']);
   });
 
   test('404 booking_not_found: getBooking throws it, findBooking gives null', async () => {
-    const f = fakeFetch(() => err(404, 'booking_not_found', false));
-    const c = new BookingClient({ baseUrl: 'http://svc', tokenFile, fetch: f.fetch });
+    const f = await fake(() => err(404, 'booking_not_found', false));
+    const c = new BookingClient({ ...f.opts, tokenFile });
     expect(isBookingNotFound(await failure(c.getBooking('bk_x')))).toBe(true);
     expect(await c.findBooking('bk_x')).toBeNull();
   });
 
   test('a 2xx that is not JSON, or not a Booking, is a transient invalid_response', async () => {
     const bodies = [new Response('<html>', { status: 200 }), json(200, { id: 1 })];
-    const f = fakeFetch((_c, n) => bodies[n - 1]!);
-    const c = new BookingClient({ baseUrl: 'http://svc', tokenFile, fetch: f.fetch });
+    const f = await fake((_c, n) => bodies[n - 1]!);
+    const c = new BookingClient({ ...f.opts, tokenFile });
     expect(await failure(c.getBooking('bk_1'))).toMatchObject({ code: 'invalid_response', retryable: true });
     expect(await failure(c.getBooking('bk_1'))).toMatchObject({ code: 'invalid_response', retryable: true });
   });
 
+  test('429 with Retry-After and X-Request-Id: transient, with retryAfterMs and requestId', async () => {
+    const f = await fake(() => err(429, 'rate_limited', true, { 'Retry-After': '7', 'X-Request-Id': 'req-9' }));
+    const c = new BookingClient({ ...f.opts, tokenFile });
+    const e = await failure(c.getBooking('bk_1'));
+    expect(e).toBeInstanceOf(TransientBookingError);
+    expect(e).toMatchObject({ code: 'rate_limited', status: 429, retryAfterMs: 7000, requestId: 'req-9' });
+  });
+
   test('onRequest reports every HTTP call with outcome and code; a throwing hook does not break the call', async () => {
     const events: BookingRequestEvent[] = [];
-    const f = fakeFetch((_c, n) => (n === 1 ? err(429, 'rate_limited', true, { 'Retry-After': '1' }) : json(200, BOOKING)));
+    const f = await fake((_c, n) => (n === 1 ? err(429, 'rate_limited', true, { 'Retry-After': '1' }) : json(200, BOOKING)));
     const c = new BookingClient({
-      baseUrl: 'http://svc',
+      ...f.opts,
       tokenFile,
-      fetch: f.fetch,
       onRequest: (e) => {
         events.push(e);
         throw new Error('hook bug');
@@ -169,13 +222,13 @@ describe('BookingClient requests', () => {
   });
 });
 
-describe('token rotation', () => {
+describe.each(transports)('token rotation over %s', (_name, fake) => {
   test('on 401 the client re-reads the token file and retries once with the new token', async () => {
-    const f = fakeFetch((c) => (c.headers.Authorization === 'Bearer tok-2' ? json(200, BOOKING) : err(401, 'unauthorized', false)));
-    const c = new BookingClient({ baseUrl: 'http://svc', tokenFile, fetch: f.fetch });
+    const f = await fake((c) => (c.headers.authorization === 'Bearer tok-2' ? json(200, BOOKING) : err(401, 'unauthorized', false)));
+    const c = new BookingClient({ ...f.opts, tokenFile });
     writeFileSync(tokenFile, 'tok-2\n');
     expect(await c.getBooking('bk_1')).toEqual(BOOKING);
-    expect(f.calls.map((x) => x.headers.Authorization)).toEqual(['Bearer tok-1', 'Bearer tok-2']);
+    expect(f.calls.map((x) => x.headers.authorization)).toEqual(['Bearer tok-1', 'Bearer tok-2']);
     // The new token is kept: the next call goes straight through.
     await c.getBooking('bk_1');
     expect(f.calls).toHaveLength(3);
@@ -183,8 +236,8 @@ describe('token rotation', () => {
 
   test('a 401 with an unchanged token file is a permanent unauthorized after a single request, and never shows the token', async () => {
     writeFileSync(tokenFile, 'super-secret-token\n');
-    const f = fakeFetch(() => err(401, 'unauthorized', false));
-    const c = new BookingClient({ baseUrl: 'http://svc', tokenFile, fetch: f.fetch });
+    const f = await fake(() => err(401, 'unauthorized', false));
+    const c = new BookingClient({ ...f.opts, tokenFile });
     const e = await failure(c.createBooking('k', { from: 'A', to: 'B', seats: 1, owner: 'o' }));
     expect(e).toBeInstanceOf(PermanentBookingError);
     expect(e).toMatchObject({ code: 'unauthorized', status: 401 });
@@ -230,6 +283,15 @@ describe('over a real socket', () => {
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 50);
     expect(await failure(c.getBooking('slow', { signal: ac.signal }))).toMatchObject({ code: 'aborted', retryable: true });
+  });
+
+  test('a redirect is not followed: TransientBookingError network_error, as fetch with redirect "error" did', async () => {
+    const redirecting = await fakeServer(() => new Response(null, { status: 302, headers: { Location: '/elsewhere' } }));
+    const c = new BookingClient({ ...redirecting.opts, tokenFile });
+    const e = await failure(c.getBooking('bk_1'));
+    expect(e).toBeInstanceOf(TransientBookingError);
+    expect(e).toMatchObject({ code: 'network_error', message: 'GET /v1/bookings/bk_1: unexpected redirect' });
+    expect(redirecting.calls.map((x) => x.url)).toEqual(['/v1/bookings/bk_1']);
   });
 
   test('connection refused: TransientBookingError network_error', async () => {

@@ -9,16 +9,27 @@
  * when the token file has changed (rotation); retry policy is the caller's.
  * The token is read from the file at construction, is never logged and never
  * appears in an error.
+ *
+ * Requests go through the client's own undici Agent with `request()`, not the
+ * global fetch: fetch's Request/Response objects and web streams were more
+ * than half of a call's CPU (docs/scale.md, CPU per ticket). The `fetch`
+ * option still swaps in any fetch (tests).
  */
 import type { Booking, BookingState } from '../../booking-api/types';
 import { readFileSync } from 'node:fs';
+import { Agent, type Dispatcher } from 'undici';
 import { BookingError, PermanentBookingError, TransientBookingError, errorFromResponse } from './errors';
 
 export * from './errors';
 
+/** The part of fetch's Headers the client reads. */
+interface ResponseHeaders {
+  get(name: string): string | null;
+}
+
 interface Raw {
   status: number;
-  headers: Headers;
+  headers: ResponseHeaders;
   body: unknown;
 }
 
@@ -82,7 +93,7 @@ export interface BookingClientOptions {
   /** Per-request timeout including the body, default 10 000 ms. A timeout is a TransientBookingError code "timeout". */
   timeoutMs?: number;
   userAgent?: string;
-  /** Defaults to the global fetch. */
+  /** Send through this fetch instead of the client's own undici Agent (tests). */
   fetch?: typeof fetch;
   /** Called once per HTTP request (for metrics such as rest_client_requests_total). Must not throw. */
   onRequest?: (event: BookingRequestEvent) => void;
@@ -100,7 +111,10 @@ export class BookingClient {
   private readonly tokenFile: string;
   private readonly timeoutMs: number;
   private readonly userAgent: string;
-  private readonly fetchFn: typeof fetch;
+  private readonly fetchFn: typeof fetch | undefined;
+  private readonly origin: string;
+  private readonly pathPrefix: string;
+  private agent: Dispatcher | undefined;
   private readonly onRequest: ((e: BookingRequestEvent) => void) | undefined;
   private token: string;
 
@@ -109,7 +123,10 @@ export class BookingClient {
     this.tokenFile = opts.tokenFile;
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.userAgent = opts.userAgent ?? 'flight-operator-booking-client/1';
-    this.fetchFn = opts.fetch ?? fetch;
+    this.fetchFn = opts.fetch;
+    const base = new URL(this.baseUrl);
+    this.origin = base.origin;
+    this.pathPrefix = base.pathname.replace(/\/+$/, '');
     this.onRequest = opts.onRequest;
     this.token = readToken(this.tokenFile);
   }
@@ -256,17 +273,22 @@ export class BookingClient {
         /* metrics must not break calls */
       }
     };
-    let res: Response;
+    const bodyText = opts.body !== undefined ? JSON.stringify(opts.body) : undefined;
+    let res: { status: number; headers: ResponseHeaders };
     let text: string;
     try {
-      res = await this.fetchFn(`${this.baseUrl}${path}`, {
-        method,
-        headers,
-        ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
-        signal,
-        redirect: 'error',
-      });
-      text = await res.text();
+      if (this.fetchFn) {
+        const r = await this.fetchFn(`${this.baseUrl}${path}`, { method, headers, ...(bodyText !== undefined ? { body: bodyText } : {}), signal, redirect: 'error' });
+        res = r;
+        text = await r.text();
+      } else {
+        this.agent ??= new Agent();
+        const r = await this.agent.request({ origin: this.origin, path: `${this.pathPrefix}${path}`, method: method as Dispatcher.HttpMethod, headers, body: bodyText, signal });
+        text = await r.body.text();
+        // What fetch with redirect: 'error' did: a redirect is a network error, not a response.
+        if (REDIRECTS.has(r.statusCode)) throw new Error('unexpected redirect');
+        res = { status: r.statusCode, headers: new IncomingHeaders(r.headers) };
+      }
     } catch (err) {
       const e = networkError(err, method, path, timeoutMs, opts.signal);
       report('transient', undefined, e.code);
@@ -314,9 +336,22 @@ function networkError(err: unknown, method: string, path: string, timeoutMs: num
   if (name === 'TimeoutError' || name === 'AbortError') {
     return new TransientBookingError('timeout', `${method} ${path}: no response within ${timeoutMs} ms`, { cause: err });
   }
+  // fetch wraps the socket's error as its cause ("fetch failed"); undici's request() throws it as is.
   const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
-  const detail = cause?.code ?? cause?.message ?? (err as Error)?.message ?? String(err);
+  const code = (err as { code?: unknown })?.code;
+  const detail = cause?.code ?? cause?.message ?? (typeof code === 'string' ? code : undefined) ?? (err as Error)?.message ?? String(err);
   return new TransientBookingError('network_error', `${method} ${path}: ${detail}`, { cause: err });
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+/** fetch's Headers.get over undici's header object (lower-case names; repeated ones joined with ", "). */
+class IncomingHeaders implements ResponseHeaders {
+  constructor(private readonly h: Record<string, string | string[] | undefined>) {}
+  get(name: string): string | null {
+    const v = this.h[name.toLowerCase()];
+    return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
+  }
 }
 
 function unexpected(res: Raw): BookingError {
