@@ -56,7 +56,7 @@ export interface BookingFaultMix {
 }
 
 /** 5% 429, 5% 503, 12% 500, 5% hangs; 8% of the writes that get through lose their answer (500): about 20% 5xx in all. */
-export const DEFAULT_BOOKING_FAULTS: BookingFaultMix = { rateLimited: 0.05, unavailable: 0.05, error: 0.12, hang: 0.05, errorAfterCommit: 0.08 };
+export const DEFAULT_BOOKING_FAULTS: BookingFaultMix = { rateLimited: 0.05, unavailable: 0.05, error: 0.14, hang: 0.05, errorAfterCommit: 0.08 };
 
 export interface ChaosOptions {
   tickets: number;
