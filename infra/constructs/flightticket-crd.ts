@@ -133,7 +133,7 @@ export class FlightTicketCrd extends Construct {
                       pendingBookingKey: {
                         type: 'string',
                         description:
-                          'Idempotency key of a booking request that may be in flight. Recorded before the request is sent, so a retry after a crash replays it instead of booking twice.',
+                          'Idempotency key of a booking request that may be in flight, where controllers up to 0.3.0 as first shipped recorded it before sending the request; still replayed. The controller now records the key in the flights.com/external-name annotation (a booking is named by its key).',
                       },
                       conditions: {
                         type: 'array',
