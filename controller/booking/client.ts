@@ -18,6 +18,7 @@
 import type { Booking, BookingState } from '../../booking-api/types';
 import { readFileSync } from 'node:fs';
 import { Agent, type Dispatcher } from 'undici';
+import { flatHeaders } from '../runtime/headers';
 import { BookingError, PermanentBookingError, TransientBookingError, errorFromResponse } from './errors';
 
 export * from './errors';
@@ -287,7 +288,8 @@ export class BookingClient {
         text = await r.body.text();
         // What fetch with redirect: 'error' did: a redirect is a network error, not a response.
         if (REDIRECTS.has(r.statusCode)) throw new Error('unexpected redirect');
-        res = { status: r.statusCode, headers: new IncomingHeaders(r.headers) };
+        const flat = flatHeaders(r.headers);
+        res = { status: r.statusCode, headers: { get: (name) => flat[name.toLowerCase()] ?? null } };
       }
     } catch (err) {
       const e = networkError(err, method, path, timeoutMs, opts.signal);
@@ -344,15 +346,6 @@ function networkError(err: unknown, method: string, path: string, timeoutMs: num
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
-
-/** fetch's Headers.get over undici's header object (lower-case names; repeated ones joined with ", "). */
-class IncomingHeaders implements ResponseHeaders {
-  constructor(private readonly h: Record<string, string | string[] | undefined>) {}
-  get(name: string): string | null {
-    const v = this.h[name.toLowerCase()];
-    return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
-  }
-}
 
 function unexpected(res: Raw): BookingError {
   return new TransientBookingError('invalid_response', `unexpected status ${res.status}`, { status: res.status });

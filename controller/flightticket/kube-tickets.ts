@@ -30,21 +30,12 @@ export class KubeTickets implements Tickets {
     await removeFinalizer(this.client, TICKET_API, asObject(ticket), finalizer, opts);
   }
 
-  async recordKey(ticket: FlightTicket, finalizer: string, key: string, opts: CallOptions = {}): Promise<FlightTicket> {
+  recordKey(ticket: FlightTicket, finalizer: string, key: string, opts: CallOptions = {}): Promise<FlightTicket> {
     // A merge patch replaces the finalizers list whole; the resourceVersion
-    // precondition (409 when the cache was stale) keeps that from losing one.
+    // precondition keeps that from losing one.
     const finalizers = ticket.metadata.finalizers ?? [];
-    const patch = {
-      metadata: {
-        resourceVersion: ticket.metadata.resourceVersion,
-        ...(finalizers.includes(finalizer) ? {} : { finalizers: [...finalizers, finalizer] }),
-        annotations: { [EXTERNAL_NAME_ANNOTATION]: key },
-      },
-    };
-    return this.client.patch<FlightTicket>(TICKET_API, ticket.metadata.namespace, ticket.metadata.name, patch, PatchType.MergePatch, {
-      fieldManager: 'flight-operator',
-      signal: opts.signal,
-    });
+    const add = finalizers.includes(finalizer) ? {} : { finalizers: [...finalizers, finalizer] };
+    return this.patchMetadata(ticket, { ...add, annotations: { [EXTERNAL_NAME_ANNOTATION]: key } }, opts);
   }
 
   async updateStatus(ticket: FlightTicket, status: FlightTicketStatus, opts: CallOptions = {}): Promise<FlightTicket> {
@@ -59,9 +50,13 @@ export class KubeTickets implements Tickets {
     }) as unknown as Promise<FlightTicket>;
   }
 
-  async setAnnotation(ticket: FlightTicket, key: string, value: string, opts: CallOptions = {}): Promise<FlightTicket> {
-    // The resourceVersion in a merge patch is a precondition: 409 when the cache was stale.
-    const patch = { metadata: { resourceVersion: ticket.metadata.resourceVersion, annotations: { [key]: value } } };
+  setAnnotation(ticket: FlightTicket, key: string, value: string, opts: CallOptions = {}): Promise<FlightTicket> {
+    return this.patchMetadata(ticket, { annotations: { [key]: value } }, opts);
+  }
+
+  /** A metadata merge patch; the resourceVersion in it is a precondition: 409 when the cache was stale. */
+  private patchMetadata(ticket: FlightTicket, metadata: Record<string, unknown>, opts: CallOptions): Promise<FlightTicket> {
+    const patch = { metadata: { resourceVersion: ticket.metadata.resourceVersion, ...metadata } };
     return this.client.patch<FlightTicket>(TICKET_API, ticket.metadata.namespace, ticket.metadata.name, patch, PatchType.MergePatch, {
       fieldManager: 'flight-operator',
       signal: opts.signal,

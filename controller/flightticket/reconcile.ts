@@ -176,6 +176,11 @@ function pendingKey(ticket: FlightTicket): string | undefined {
   return name?.startsWith(`${ticket.metadata.uid}.`) && name !== ticket.status?.bookingRef ? name : undefined;
 }
 
+/** The finalizer on the ticket (one conflict-checked write) unless it is there already. */
+async function ensureFinalizer(latest: { ticket: FlightTicket }, deps: ReconcileDeps): Promise<void> {
+  if (!latest.ticket.metadata.finalizers?.includes(FINALIZER)) latest.ticket = await deps.tickets.addFinalizer(latest.ticket, FINALIZER, { signal: deps.signal });
+}
+
 function createRequest(ticket: FlightTicket, deps: ReconcileDeps): CreateRequest {
   const { from, to, number } = ticket.spec;
   return {
@@ -195,7 +200,7 @@ async function sync(latest: { ticket: FlightTicket }, deps: ReconcileDeps): Prom
   const desired = latest.ticket.spec;
 
   const before = latest.ticket.status ?? {};
-  const finalizerOn = () => latest.ticket.metadata.finalizers?.includes(FINALIZER);
+  const freshKey = () => `${uid}.${(deps.newKey ?? randomUUID)()}`;
 
   // 2. Observe: the ticket's active bookings, found by owner so none is ever lost track of.
   const active = await bookings.listBookings({ owner: uid, state: 'active' }, { signal });
@@ -207,7 +212,7 @@ async function sync(latest: { ticket: FlightTicket }, deps: ReconcileDeps): Prom
   // 3. The finalizer is on before anything is booked or taken over. A ticket
   //    that holds a booking has it already (unless someone removed it); a
   //    create brings it with its key (step 4), in one write.
-  if (active.length && !finalizerOn()) latest.ticket = await tickets.addFinalizer(latest.ticket, FINALIZER, { signal });
+  if (active.length) await ensureFinalizer(latest, deps);
 
   // 3b. Adopt: nothing of this uid is booked on the route, but the ticket names
   //     a booking (restored from an export or a backup with a new uid).
@@ -223,9 +228,10 @@ async function sync(latest: { ticket: FlightTicket }, deps: ReconcileDeps): Prom
   //    booking twice.
   if (!keep) {
     let idempotencyKey = pending;
-    if (idempotencyKey && !finalizerOn()) latest.ticket = await tickets.addFinalizer(latest.ticket, FINALIZER, { signal });
-    if (!idempotencyKey) {
-      idempotencyKey = `${uid}.${(deps.newKey ?? randomUUID)()}`;
+    if (idempotencyKey) {
+      await ensureFinalizer(latest, deps);
+    } else {
+      idempotencyKey = freshKey();
       latest.ticket = await tickets.recordKey(latest.ticket, FINALIZER, idempotencyKey, { signal });
     }
     try {
@@ -239,7 +245,7 @@ async function sync(latest: { ticket: FlightTicket }, deps: ReconcileDeps): Prom
       if (latest.ticket.status?.pendingBookingKey) {
         await tickets.updateStatus(latest.ticket, { ...latest.ticket.status, pendingBookingKey: undefined }, { signal });
       } else {
-        await tickets.recordKey(latest.ticket, FINALIZER, `${uid}.${(deps.newKey ?? randomUUID)()}`, { signal });
+        await tickets.recordKey(latest.ticket, FINALIZER, freshKey(), { signal });
       }
       return { requeue: true };
     }
@@ -332,7 +338,7 @@ async function adopt(latest: { ticket: FlightTicket }, own: Array<string | undef
   }
   const { owner, ownerRef, cluster } = createRequest(ticket, deps);
   // The finalizer first, as before a create: the booking is this ticket's from the re-own on.
-  if (!ticket.metadata.finalizers?.includes(FINALIZER)) latest.ticket = await deps.tickets.addFinalizer(ticket, FINALIZER, { signal });
+  await ensureFinalizer(latest, deps);
   let adopted: Booking;
   try {
     adopted = await bookings.reown(b.id, { owner, ownerRef, ...(cluster ? { cluster } : {}), expectedOwner: b.owner }, { signal });

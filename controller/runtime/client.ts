@@ -18,6 +18,7 @@ import * as k8s from '@kubernetes/client-node';
 import { createHash } from 'node:crypto';
 import { getGlobalDispatcher, type Dispatcher } from 'undici';
 import type { Registry } from 'prom-client';
+import { flatHeaders } from './headers';
 import { restClientMetrics, type RestClientMetrics } from './metrics';
 
 /** Identifies a resource collection. group '' = core (/api/v1). */
@@ -415,15 +416,6 @@ export function kubeConfigTransport(kc: k8s.KubeConfig, opts: KubeConfigTranspor
 /** Sent as undici's fetch sent it, so the apiserver's audit log and metrics see no change. */
 const USER_AGENT = 'undici';
 
-/** Fetch's view of response headers: one string per name, repeated ones joined with ", ". */
-function flatHeaders(h: Record<string, string | string[] | undefined>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const k in h) {
-    const v = h[k];
-    if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
-  }
-  return out;
-}
 
 function sameHeaders(a: Record<string, string>, b: Record<string, string>): boolean {
   const ka = Object.keys(a);
