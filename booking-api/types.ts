@@ -34,6 +34,8 @@ export type ContractErrorCode =
   | 'booking_cancelled'
   | 'owner_changed'
   | 'idempotency_key_reused'
+  | 'owner_closed'
+  | 'version_mismatch'
   | 'sold_out'
   | 'unknown_route'
   | 'request_in_flight'

@@ -180,6 +180,8 @@ export async function startBookingService(opts: BookingServiceOptions): Promise<
     });
 
   const inFlightKeys = new Set<string>();
+  /** Creates being processed, by owner: closing an owner waits for them (request_in_flight). */
+  const inFlightOwners = new Map<string, number>();
   const hanging = new Set<ServerResponse>();
   let active = 0;
   let stopping = false;
@@ -238,6 +240,7 @@ export async function startBookingService(opts: BookingServiceOptions): Promise<
       throw new HttpError(422, 'idempotency_key_reused', 'this Idempotency-Key was already used with a different payload');
     }
     inFlightKeys.add(key);
+    inFlightOwners.set(input.owner, (inFlightOwners.get(input.owner) ?? 0) + 1);
     try {
       await delay(faults.latencyMs() + (rec ? 0 : faults.createLatencyMs()));
       const capacity = rec ? Number.POSITIVE_INFINITY : routes.capacity(input.from, input.to);
@@ -246,6 +249,8 @@ export async function startBookingService(opts: BookingServiceOptions): Promise<
       switch (out.kind) {
         case 'key_reused':
           throw new HttpError(422, 'idempotency_key_reused', 'this Idempotency-Key was already used with a different payload');
+        case 'owner_closed':
+          throw new HttpError(422, 'owner_closed', `owner ${input.owner} is closed: no booking can be created for it`);
         case 'sold_out':
           throw new HttpError(422, 'sold_out', `only ${out.available} seat(s) left from ${input.from} to ${input.to}`);
         case 'created':
@@ -256,7 +261,28 @@ export async function startBookingService(opts: BookingServiceOptions): Promise<
       }
     } finally {
       inFlightKeys.delete(key);
+      const n = inFlightOwners.get(input.owner)! - 1;
+      if (n === 0) inFlightOwners.delete(input.owner);
+      else inFlightOwners.set(input.owner, n);
     }
+  };
+
+  /**
+   * POST /v1/owners/{owner}/close: the fence a deleted ticket's finalizer
+   * needs. While a create for the owner is being processed: request_in_flight.
+   * Otherwise the owner is closed for good (durably) and every later create
+   * for it is refused with owner_closed, whatever its key; a create that
+   * committed before is untouched and listed by owner as before.
+   */
+  const handleClose = async (req: IncomingMessage, res: ServerResponse, path: string, owner: string): Promise<'hang' | void> => {
+    if (owner === '' || owner.length > 253) throw new HttpError(400, 'invalid_request', 'owner must be 1..253 characters');
+    await delay(faults.latencyMs());
+    if (inFlightOwners.has(owner)) {
+      throw new HttpError(409, 'request_in_flight', `a create for owner ${owner} is still being processed`, { 'Retry-After': '1' });
+    }
+    const closedAt = await write(() => store.closeOwner(owner));
+    if (afterCommit(req, res, path)) return 'hang';
+    return sendJson(res, 200, { owner, closedAt });
   };
 
   const handleV1 = async (req: IncomingMessage, res: ServerResponse, url: URL, body: unknown): Promise<'hang' | void> => {
@@ -275,6 +301,11 @@ export async function startBookingService(opts: BookingServiceOptions): Promise<
         return sendJson(res, 200, { items: page.items, nextCursor });
       }
       throw new HttpError(405, 'method_not_allowed', `${method} not allowed on ${path}`, { Allow: 'GET, POST' });
+    }
+    const c = /^\/v1\/owners\/([^/]+)\/close$/.exec(path);
+    if (c) {
+      if (method !== 'POST') throw new HttpError(405, 'method_not_allowed', `${method} not allowed on ${path}`, { Allow: 'POST' });
+      return handleClose(req, res, path, decodeURIComponent(c[1]!));
     }
     const o = /^\/v1\/bookings\/([^/]+)\/owner$/.exec(path);
     if (o) {
@@ -336,8 +367,12 @@ export async function startBookingService(opts: BookingServiceOptions): Promise<
       }
     }
     if (method === 'DELETE') {
-      const out = await write(() => store.cancel(id));
+      const ifVersion = parseIfMatch(req.headers['if-match']);
+      const out = await write(() => store.cancel(id, ifVersion));
       if (out.kind === 'not_found') throw notFound();
+      if (out.kind === 'version_mismatch') {
+        throw new HttpError(412, 'version_mismatch', `booking ${id} is at version ${out.booking.version}, not ${ifVersion}: changed since it was read, not cancelled`);
+      }
       if (afterCommit(req, res, path)) return 'hang';
       return sendJson(res, 200, out.booking);
     }
@@ -379,7 +414,9 @@ export async function startBookingService(opts: BookingServiceOptions): Promise<
         ? path.endsWith('/owner')
           ? '/v1/bookings/{id}/owner'
           : '/v1/bookings/{id}'
-        : 'other';
+        : path.startsWith('/v1/owners/')
+          ? '/v1/owners/{owner}/close'
+          : 'other';
 
   const server: Server = createServer((req, res) => {
     const started = process.hrtime.bigint();
@@ -558,6 +595,14 @@ function parseCreate(body: unknown): NewBooking {
   let cluster: string | null = null;
   if (body.cluster !== undefined && body.cluster !== null) cluster = str(body, 'cluster', 253);
   return { from, to, seats, owner, ownerRef, cluster };
+}
+
+/** If-Match: "<version>" (a booking's version, quoted as an entity tag or bare); undefined without the header. */
+function parseIfMatch(v: string | string[] | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const m = /^\s*(?:W\/)?"?(\d{1,15})"?\s*$/.exec(Array.isArray(v) ? v.join(',') : v);
+  if (!m) throw new HttpError(400, 'invalid_request', 'If-Match must be a booking version, e.g. "3"');
+  return Number(m[1]);
 }
 
 function parsePatch(body: unknown): { seats?: number; orphaned?: true } {

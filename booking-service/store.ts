@@ -32,6 +32,7 @@ export type CreateResult =
   | { kind: 'created'; booking: Booking }
   | { kind: 'replay'; booking: Booking }
   | { kind: 'key_reused' }
+  | { kind: 'owner_closed' }
   | { kind: 'sold_out'; available: number };
 
 export type UpdateResult =
@@ -84,6 +85,7 @@ CREATE TABLE IF NOT EXISTS bookings (
 );
 CREATE INDEX IF NOT EXISTS bookings_owner ON bookings (owner, seq);
 CREATE TABLE IF NOT EXISTS route_usage (route TEXT PRIMARY KEY, seats_in_use INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS closed_owners (owner TEXT PRIMARY KEY, closed_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS idempotency (
   key TEXT PRIMARY KEY,
   fingerprint TEXT NOT NULL,
@@ -96,7 +98,7 @@ CREATE TABLE IF NOT EXISTS idempotency (
 export class BookingStore {
   private readonly db: DatabaseSync;
   private readonly q: Record<
-    'insert' | 'getById' | 'usage' | 'setUsage' | 'idemGet' | 'idemPut' | 'setSeats' | 'setOrphaned' | 'setOwner' | 'cancel' | 'countActive',
+    'insert' | 'getById' | 'usage' | 'setUsage' | 'idemGet' | 'idemPut' | 'setSeats' | 'setOrphaned' | 'setOwner' | 'cancel' | 'countActive' | 'closedGet' | 'closedPut',
     StatementSync
   >;
   /** How many times this data dir has been opened (1 on a fresh dir). */
@@ -138,6 +140,8 @@ export class BookingStore {
       setOwner: p('UPDATE bookings SET owner = ?, owner_ref = ?, cluster = ?, orphaned = 0, updated_at = ?, version = version + 1 WHERE id = ? RETURNING *'),
       cancel: p(`UPDATE bookings SET state = 'cancelled', updated_at = ?, version = version + 1 WHERE id = ? RETURNING *`),
       countActive: p(`SELECT COUNT(*) AS n FROM bookings WHERE state = 'active'`),
+      closedGet: p('SELECT closed_at FROM closed_owners WHERE owner = ?'),
+      closedPut: p('INSERT INTO closed_owners (owner, closed_at) VALUES (?, ?) ON CONFLICT (owner) DO NOTHING'),
     };
   }
 
@@ -231,6 +235,9 @@ export class BookingStore {
       // already have the name: the key counts as used.
       const id = key;
       if (this.get(id)) return { kind: 'key_reused' };
+      // Checked in the same transaction as the insert: a create that commits
+      // after its owner was closed cannot exist.
+      if (this.closedAt(input.owner)) return { kind: 'owner_closed' };
       const used = this.used(route);
       if (used + input.seats > capacity) return { kind: 'sold_out', available: Math.max(0, capacity - used) };
       const now = new Date().toISOString();
@@ -238,6 +245,19 @@ export class BookingStore {
       this.q.setUsage.run(route, used + input.seats);
       this.q.idemPut.run(key, fingerprint, id, 201, now);
       return { kind: 'created', booking: toBooking(row) };
+    });
+  }
+
+  /** When the owner was closed (POST /v1/owners/{owner}/close), or undefined. */
+  closedAt(owner: string): string | undefined {
+    return (this.q.closedGet.get(owner) as { closed_at: string } | undefined)?.closed_at;
+  }
+
+  /** Closes the owner for good: no booking is ever created for it again. Idempotent: the first close's time stays. */
+  closeOwner(owner: string): string {
+    return this.tx(() => {
+      this.q.closedPut.run(owner, new Date().toISOString());
+      return this.closedAt(owner)!;
     });
   }
 
@@ -319,11 +339,13 @@ export class BookingStore {
     });
   }
 
-  cancel(id: string): { kind: 'cancelled' | 'unchanged'; booking: Booking } | { kind: 'not_found' } {
+  /** With ifVersion, a booking changed since that version is left as it is (version_mismatch). */
+  cancel(id: string, ifVersion?: number): { kind: 'cancelled' | 'unchanged' | 'version_mismatch'; booking: Booking } | { kind: 'not_found' } {
     return this.tx(() => {
       const row = this.q.getById.get(id) as unknown as (Row & { route: string }) | undefined;
       if (!row) return { kind: 'not_found' as const };
       if (row.state === 'cancelled') return { kind: 'unchanged' as const, booking: toBooking(row) };
+      if (ifVersion !== undefined && row.version !== ifVersion) return { kind: 'version_mismatch' as const, booking: toBooking(row) };
       this.q.setUsage.run(row.route, Math.max(0, this.used(row.route) - row.seats));
       const updated = this.q.cancel.get(new Date().toISOString(), id) as unknown as Row;
       return { kind: 'cancelled' as const, booking: toBooking(updated) };

@@ -12,9 +12,9 @@ import { PermanentBookingError } from './booking/errors';
 import { ConfigError, loadConfig, usage, type ControllerConfig } from './config';
 import { sweepOrphans, type SweepBookings } from './flightticket/orphan-sweep';
 import { reconcileTicket, type Bookings, type CallOptions } from './flightticket/reconcile';
-import { KubeTickets, liveTicketUid } from './flightticket/kube-tickets';
+import { KubeTickets, liveTicket } from './flightticket/kube-tickets';
 import { ticketMetrics } from './flightticket/ticket-metrics';
-import { onlyExternalNameRecorded, TICKET_API, routeOf } from './flightticket/ticket';
+import { needsReconcile, TICKET_API, routeOf } from './flightticket/ticket';
 import { sleep } from './runtime/backoff';
 import { KubeClient, errorCode } from './runtime/client';
 import { Controller } from './runtime/controller';
@@ -91,6 +91,7 @@ function lazyBookings(config: ControllerConfig, onRequest: (e: BookingRequestEve
     findBooking: (id, o) => get(o).findBooking(id, o),
     reown: (id, req, o) => get(o).reown(id, req, o),
     cancelBooking: (id, o) => get(o).cancelBooking(id, o),
+    closeOwner: (owner, o) => get(o).closeOwner(owner, o),
   };
 }
 
@@ -131,22 +132,6 @@ function sweepMetrics(registry: Registry) {
     labelNames: ['result'],
   });
   return { cancelled, kept, sweeps };
-}
-
-/**
- * Spec, deletion or annotation changes need work. Status and finalizer
- * updates, and recording the booking held in flights.com/external-name, are
- * our own writes: reacting to them would run a second reconcile at once,
- * cutting short a Retry-After backoff.
- */
-function needsReconcile(oldObj: k8s.KubernetesObject, newObj: k8s.KubernetesObject): boolean {
-  const a = oldObj.metadata ?? {};
-  const b = newObj.metadata ?? {};
-  return (
-    a.generation !== b.generation ||
-    String(a.deletionTimestamp) !== String(b.deletionTimestamp) ||
-    (JSON.stringify(a.annotations ?? {}) !== JSON.stringify(b.annotations ?? {}) && !onlyExternalNameRecorded(oldObj as never, newObj as never))
-  );
 }
 
 export async function run(config: ControllerConfig, logger: Logger): Promise<void> {
@@ -198,7 +183,7 @@ export async function run(config: ControllerConfig, logger: Logger): Promise<voi
   });
   for (const informer of informers) {
     informer.onAdd((o) => controller.enqueue(objectKey(o)));
-    informer.onUpdate((o, n) => needsReconcile(o, n) && controller.enqueue(objectKey(n)));
+    informer.onUpdate((o, n) => needsReconcile(o as never, n as never) && controller.enqueue(objectKey(n)));
     informer.onDelete((o) => controller.enqueue(objectKey(o)));
     informer.start();
   }
@@ -230,7 +215,7 @@ export async function run(config: ControllerConfig, logger: Logger): Promise<voi
           signal,
           watches: (ns) => watched.size === 0 || watched.has(ns),
           cachedUids: () => new Set(informers.flatMap((i) => i.list().map((t) => t.metadata?.uid ?? ''))),
-          liveUid: (namespace, name, o) => liveTicketUid(client, namespace, name, o),
+          liveUid: async (namespace, name, o) => (await liveTicket(client, namespace, name, o))?.metadata.uid,
           onCancelled: (b, ref) => {
             metrics.cancelled.inc();
             const message = `cancelled orphaned booking ${b.id} (${routeOf(b)}, ${b.seats} seats): its ticket ${ref.namespace}/${ref.name} (uid ${b.owner}) no longer exists`;

@@ -74,7 +74,7 @@ export interface BookingPage {
   nextCursor: string | null;
 }
 
-export type BookingOperation = 'createBooking' | 'getBooking' | 'listBookings' | 'updateSeats' | 'markOrphaned' | 'reown' | 'cancelBooking' | 'healthz';
+export type BookingOperation = 'createBooking' | 'getBooking' | 'listBookings' | 'updateSeats' | 'markOrphaned' | 'reown' | 'cancelBooking' | 'closeOwner' | 'healthz';
 
 export interface BookingRequestEvent {
   operation: BookingOperation;
@@ -209,14 +209,32 @@ export class BookingClient {
     return asBooking(res.body, res);
   }
 
-  /** DELETE /v1/bookings/{id}. Idempotent: an already cancelled booking is returned unchanged. */
-  async cancelBooking(id: string, opts?: CallOptions): Promise<Booking> {
-    const res = await this.call('cancelBooking', 'DELETE', `/v1/bookings/${encodeURIComponent(id)}`, opts);
+  /**
+   * DELETE /v1/bookings/{id}. Idempotent: an already cancelled booking is returned unchanged.
+   * With ifVersion (If-Match), a booking changed since that version is not cancelled:
+   * PermanentBookingError version_mismatch.
+   */
+  async cancelBooking(id: string, opts?: CallOptions & { ifVersion?: number }): Promise<Booking> {
+    const headers = opts?.ifVersion !== undefined ? { 'If-Match': `"${opts.ifVersion}"` } : undefined;
+    const res = await this.call('cancelBooking', 'DELETE', `/v1/bookings/${encodeURIComponent(id)}`, { ...opts, ...(headers ? { headers } : {}) });
     if (res.status === 204) {
       // The contract answers 200 with the body; tolerate implementations that answer 204.
       return this.getBooking(id, opts);
     }
     return asBooking(res.body, res);
+  }
+
+  /**
+   * POST /v1/owners/{owner}/close: no booking is ever created for this owner
+   * again (a later create answers owner_closed). TransientBookingError
+   * request_in_flight while a create for it is still being processed.
+   * Idempotent. Bookings created before stay as they are.
+   */
+  async closeOwner(owner: string, opts?: CallOptions): Promise<{ owner: string; closedAt: string }> {
+    const res = await this.call('closeOwner', 'POST', `/v1/owners/${encodeURIComponent(owner)}/close`, opts);
+    const b = res.body as Record<string, unknown> | null;
+    if (!b || typeof b.closedAt !== 'string') throw invalid(res, 'close response has no closedAt');
+    return { owner, closedAt: b.closedAt };
   }
 
   /** GET /healthz (no auth): true when the service answers 200. Never throws. */

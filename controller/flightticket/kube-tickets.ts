@@ -63,15 +63,18 @@ export class KubeTickets implements Tickets {
     });
   }
 
-  liveUid(namespace: string, name: string, opts: CallOptions = {}): Promise<string | undefined> {
-    return liveTicketUid(this.client, namespace, name, opts);
+  live(namespace: string, name: string, opts: CallOptions = {}): Promise<FlightTicket | undefined> {
+    return liveTicket(this.client, namespace, name, opts);
   }
 }
 
-/** The uid of ticket namespace/name read live from the API server (not the cache), undefined when there is none. */
-export async function liveTicketUid(client: KubeClient, namespace: string, name: string, opts: CallOptions = {}): Promise<string | undefined> {
+/**
+ * Ticket namespace/name read live from the API server (not the cache; a GET
+ * without resourceVersion is a quorum read), undefined when there is none.
+ */
+export async function liveTicket(client: KubeClient, namespace: string, name: string, opts: CallOptions = {}): Promise<FlightTicket | undefined> {
   try {
-    return (await client.get(TICKET_API, namespace, name, opts.signal)).metadata?.uid;
+    return (await client.get(TICKET_API, namespace, name, opts.signal)) as unknown as FlightTicket;
   } catch (err) {
     if (isNotFound(err)) return undefined;
     throw err;

@@ -1,4 +1,4 @@
-import type { Booking } from '../booking/client';
+import { PermanentBookingError, type Booking } from '../booking/client';
 import { sweepOrphans, type SweepDeps } from './orphan-sweep';
 
 const booking = (id: string, owner: string, ownerRef: string | null, extra: Partial<Booking> = {}): Booking => ({
@@ -17,7 +17,7 @@ const booking = (id: string, owner: string, ownerRef: string | null, extra: Part
   ...extra,
 });
 
-function deps(bookings: Booking[], opts: { cached?: string[]; live?: Record<string, string>; watched?: string[] } = {}) {
+function deps(bookings: Booking[], opts: { cached?: string[]; live?: Record<string, string>; watched?: string[]; versions?: Record<string, number> } = {}) {
   const cancelled: string[] = [];
   const listed: unknown[] = [];
   const d: SweepDeps = {
@@ -27,7 +27,11 @@ function deps(bookings: Booking[], opts: { cached?: string[]; live?: Record<stri
         listed.push(f);
         return bookings;
       },
-      cancelBooking: async (id) => {
+      cancelBooking: async (id, o) => {
+        const b = bookings.find((x) => x.id === id)!;
+        // The service's current version; a cancel conditional on an older one is refused (If-Match).
+        const now = opts.versions?.[id] ?? b.version;
+        if (o?.ifVersion !== undefined && o.ifVersion !== now) throw new PermanentBookingError('version_mismatch', `booking ${id} is at version ${now}`);
         cancelled.push(id);
         return { ...bookings.find((b) => b.id === id)!, state: 'cancelled' };
       },
@@ -58,5 +62,17 @@ describe('sweepOrphans', () => {
     expect(listed).toEqual([{ cluster: 'c1', state: 'active' }]);
     expect(cancelled).toEqual(['gone', 'replaced']);
     expect(r).toMatchObject({ checked: 5, keptOrphaned: 1 });
+  });
+
+  test('GIVEN a booking marked orphaned, and one adopted by a restored ticket, after the list WHEN the sweep cancels THEN both are kept', async () => {
+    // GIVEN the list saw version 1 of each; markOrphaned and reown made them version 2 before the cancel
+    const { d, cancelled } = deps([booking('orphaned-late', 'u-a', 'a/a'), booking('adopted-late', 'u-b', 'a/b'), booking('gone', 'u-c', 'a/c')], {
+      versions: { 'orphaned-late': 2, 'adopted-late': 2 },
+    });
+    // WHEN
+    const r = await sweepOrphans(d);
+    // THEN only the one that did not change is cancelled
+    expect(cancelled).toEqual(['gone']);
+    expect(r).toMatchObject({ checked: 3, changed: 2 });
   });
 });

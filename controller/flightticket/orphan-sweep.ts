@@ -10,13 +10,17 @@
  * have synced. A booking is cancelled when its owner ticket is neither in
  * the cache nor, read live from the API server, still there with the same
  * uid, and it was not marked orphaned (deletion policy Orphan).
+ *
+ * The cancel is conditional on the booking's version as listed (If-Match):
+ * a booking marked orphaned, or adopted by a restored ticket, after the list
+ * has a newer version and is left alone (the next sweep looks again).
  */
-import type { Booking, ListBookingsFilter } from '../booking/client';
+import { PermanentBookingError, type Booking, type ListBookingsFilter } from '../booking/client';
 import type { CallOptions } from './reconcile';
 
 export interface SweepBookings {
   listBookings(filter: ListBookingsFilter, opts?: CallOptions): Promise<Booking[]>;
-  cancelBooking(id: string, opts?: CallOptions): Promise<Booking>;
+  cancelBooking(id: string, opts?: CallOptions & { ifVersion?: number }): Promise<Booking>;
 }
 
 export interface SweepDeps {
@@ -40,11 +44,13 @@ export interface SweepResult {
   cancelled: Booking[];
   /** Owner gone, but marked orphaned on purpose: kept. */
   keptOrphaned: number;
+  /** Changed at the booking service since the list (orphaned, adopted, ...): not cancelled. */
+  changed: number;
 }
 
 export async function sweepOrphans(deps: SweepDeps): Promise<SweepResult> {
   const { signal } = deps;
-  const result: SweepResult = { checked: 0, cancelled: [], keptOrphaned: 0 };
+  const result: SweepResult = { checked: 0, cancelled: [], keptOrphaned: 0, changed: 0 };
   const bookings = await deps.bookings.listBookings({ cluster: deps.cluster, state: 'active' }, { signal });
   const cached = deps.cachedUids();
   for (const b of bookings) {
@@ -59,7 +65,14 @@ export async function sweepOrphans(deps: SweepDeps): Promise<SweepResult> {
       result.keptOrphaned++;
       continue;
     }
-    const cancelled = await deps.bookings.cancelBooking(b.id, { signal });
+    let cancelled: Booking;
+    try {
+      cancelled = await deps.bookings.cancelBooking(b.id, { signal, ifVersion: b.version });
+    } catch (err) {
+      if (!(err instanceof PermanentBookingError && err.code === 'version_mismatch')) throw err;
+      result.changed++;
+      continue;
+    }
     result.cancelled.push(cancelled);
     deps.onCancelled(cancelled, ref);
   }

@@ -9,6 +9,8 @@ class FakeBookings implements Bookings {
   readonly calls: string[] = [];
   private readonly keys = new Map<string, { payload: string; id: string }>();
   soldOut = new Set<string>();
+  /** What a sold-out answer says is left (live data in the service's message). */
+  seatsLeft = 1;
   failNext: Error[] = [];
   /** The server books, then the answer is lost on the way back. */
   loseNextAnswer = false;
@@ -26,9 +28,17 @@ class FakeBookings implements Bookings {
     const e = this.failNext.shift();
     if (e) throw e;
   }
-  async listBookings(f: { owner: string; state: 'active' }) {
+  async listBookings(f: { owner: string }) {
     this.fault('list');
-    return [...this.bookings.values()].filter((b) => b.owner === f.owner && b.state === f.state).map((b) => ({ ...b }));
+    return [...this.bookings.values()].filter((b) => b.owner === f.owner).map((b) => ({ ...b }));
+  }
+  /** Owners closed by a finalizer: no create for them ever commits again. */
+  readonly closed = new Set<string>();
+  async closeOwner(owner: string) {
+    this.fault('close');
+    if (this.late?.req.owner === owner) throw new TransientBookingError('request_in_flight', `a create for owner ${owner} is still being processed`, { status: 409, retryAfterMs: 1000 });
+    this.closed.add(owner);
+    return { owner, closedAt: '' };
   }
   async createBooking(key: string, req: { from: string; to: string; seats: number; owner: string; ownerRef: string }) {
     this.fault(`create ${req.from}->${req.to}`);
@@ -51,7 +61,8 @@ class FakeBookings implements Bookings {
     const seen = this.keys.get(key);
     if (seen && seen.payload !== payload) throw new PermanentBookingError('idempotency_key_reused', 'key reused with another payload');
     if (seen) return { booking: { ...this.bookings.get(seen.id)! } };
-    if (this.soldOut.has(`${req.from}->${req.to}`)) throw new PermanentBookingError('sold_out', `${req.from} -> ${req.to} is sold out`);
+    if (this.closed.has(req.owner)) throw new PermanentBookingError('owner_closed', `owner ${req.owner} is closed`);
+    if (this.soldOut.has(`${req.from}->${req.to}`)) throw new PermanentBookingError('sold_out', `only ${this.seatsLeft} seat(s) left from ${req.from} to ${req.to}`);
     const id = this.idsAreKeys ? key : `bk-${this.next++}`;
     const b: Booking = { id, ...req, cluster: null, orphaned: false, from: this.spell(req.from), to: this.spell(req.to), state: 'active', createdAt: '', updatedAt: '', version: 1 };
     this.bookings.set(id, b);
@@ -144,9 +155,22 @@ class FakeTickets implements Tickets {
   }
   /** Other tickets of the cluster, "namespace/name" -> uid, as a live read finds them. */
   others = new Map<string, string>();
-  async liveUid(namespace: string, name: string) {
+  lives = 0;
+  async live(namespace: string, name: string) {
+    this.lives++;
     const key = `${namespace}/${name}`;
-    return key === `${this.stored?.metadata.namespace}/${this.stored?.metadata.name}` ? this.stored?.metadata.uid : this.others.get(key);
+    if (key === `${this.stored?.metadata.namespace}/${this.stored?.metadata.name}`) return structuredClone(this.stored);
+    const uid = this.others.get(key);
+    return uid ? ({ metadata: { namespace, name, uid } } as FlightTicket) : undefined;
+  }
+  /** The cache stops here: later changes reach the API server only (a watch that lags). */
+  freezeCache() {
+    const frozen = structuredClone(this.cached);
+    const self = this;
+    Object.defineProperty(this, 'cached', { get: () => frozen, set: () => {}, configurable: true });
+    return () => {
+      Object.defineProperty(self, 'cached', { value: structuredClone(self.stored), writable: true, configurable: true });
+    };
   }
   /** A user edit: a new generation. */
   edit(change: (t: FlightTicket) => void) {
@@ -167,14 +191,12 @@ function setup(spec = { from: 'Cairo', to: 'London', number: 2 }, annotations: R
   const tickets = new FakeTickets(ticket);
   const bookings = new FakeBookings();
   const events: string[] = [];
-  let n = 0;
   const deps: ReconcileDeps = {
     tickets,
     bookings,
     events: { normal: (_t, r, m) => events.push(`Normal ${r}: ${m}`), warning: (_t, r, m) => events.push(`Warning ${r}: ${m}`) },
     driftInterval: 60_000,
     now: () => new Date('2026-11-22T10:00:00Z'),
-    newKey: () => `k${++n}`,
   };
   const reconcile = () => reconcileTicket('default/my-flight-ticket', deps);
   return { tickets, bookings, events, reconcile, deps };
@@ -189,15 +211,15 @@ describe('reconcileTicket', () => {
     // WHEN reconciled
     const result = await reconcile();
     // THEN
-    expect(tickets.writes).toEqual(['recordKey uid-1.k1', 'status']);
+    expect(tickets.writes).toEqual(['recordKey uid-1.0', 'status']);
     expect(bookings.calls).toEqual(['list', 'create Cairo->London']);
-    expect(tickets.stored!.metadata.annotations).toEqual({ [EXTERNAL_NAME_ANNOTATION]: 'uid-1.k1' });
-    expect(bookings.active()).toMatchObject([{ id: 'uid-1.k1', from: 'Cairo', to: 'London', seats: 2, owner: 'uid-1', ownerRef: 'default/my-flight-ticket' }]);
+    expect(tickets.stored!.metadata.annotations).toEqual({ [EXTERNAL_NAME_ANNOTATION]: 'uid-1.0' });
+    expect(bookings.active()).toMatchObject([{ id: 'uid-1.0', from: 'Cairo', to: 'London', seats: 2, owner: 'uid-1', ownerRef: 'default/my-flight-ticket' }]);
     expect(tickets.stored!.metadata.finalizers).toEqual([FINALIZER]);
-    expect(tickets.stored!.status).toMatchObject({ bookingRef: 'uid-1.k1', seats: 2, route: 'Cairo -> London', observedGeneration: 1 });
+    expect(tickets.stored!.status).toMatchObject({ bookingRef: 'uid-1.0', seats: 2, route: 'Cairo -> London', observedGeneration: 1 });
     expect(tickets.stored!.status!.pendingBookingKey).toBeUndefined();
     expect(ready(tickets.stored)).toMatchObject({ status: 'True', reason: 'Booked' });
-    expect(events).toEqual(['Normal Booked: booked uid-1.k1: Cairo -> London, 2 seats']);
+    expect(events).toEqual(['Normal Booked: booked uid-1.0: Cairo -> London, 2 seats']);
     expect(result).toEqual({ requeueAfter: 60_000 });
   });
 
@@ -216,9 +238,9 @@ describe('reconcileTicket', () => {
     await reconcile();
     tickets.edit((t) => (t.spec.number = 5));
     await reconcile();
-    expect(bookings.active()).toMatchObject([{ id: 'uid-1.k1', seats: 5 }]);
+    expect(bookings.active()).toMatchObject([{ id: 'uid-1.0', seats: 5 }]);
     expect(tickets.stored!.status).toMatchObject({ seats: 5, observedGeneration: 2 });
-    expect(events.at(-1)).toBe('Normal SeatsChanged: booking uid-1.k1: 2 -> 5 seats');
+    expect(events.at(-1)).toBe('Normal SeatsChanged: booking uid-1.0: 2 -> 5 seats');
   });
 
   test('a route change books the new route first, then cancels the old one', async () => {
@@ -227,9 +249,9 @@ describe('reconcileTicket', () => {
     bookings.calls.length = 0;
     tickets.edit((t) => (t.spec.to = 'Paris'));
     await reconcile();
-    expect(bookings.calls).toEqual(['list', 'create Cairo->Paris', 'cancel uid-1.k1']);
-    expect(bookings.active()).toMatchObject([{ id: 'uid-1.k2', to: 'Paris' }]);
-    expect(tickets.stored!.status).toMatchObject({ bookingRef: 'uid-1.k2', route: 'Cairo -> Paris' });
+    expect(bookings.calls).toEqual(['list', 'create Cairo->Paris', 'cancel uid-1.0']);
+    expect(bookings.active()).toMatchObject([{ id: 'uid-1.1', to: 'Paris' }]);
+    expect(tickets.stored!.status).toMatchObject({ bookingRef: 'uid-1.1', route: 'Cairo -> Paris' });
   });
 
   test('a route change to a sold-out flight keeps the old booking and says why, without a retry loop', async () => {
@@ -238,16 +260,16 @@ describe('reconcileTicket', () => {
     bookings.soldOut.add('Cairo->Paris');
     tickets.edit((t) => (t.spec.to = 'Paris'));
     const result = await reconcile();
-    expect(bookings.active()).toMatchObject([{ id: 'uid-1.k1', to: 'London' }]);
+    expect(bookings.active()).toMatchObject([{ id: 'uid-1.0', to: 'London' }]);
     const r = ready(tickets.stored)!;
     expect(r).toMatchObject({ status: 'False', reason: 'SoldOut', observedGeneration: 2 });
-    expect(r.message).toBe('Cairo -> Paris (2 seats): Cairo -> Paris is sold out; still holding booking uid-1.k1 (Cairo -> London, 2 seats)');
+    expect(r.message).toBe('Cairo -> Paris (2 seats): sold out: not enough seats left on this route; still holding booking uid-1.0 (Cairo -> London, 2 seats)');
     expect(events.at(-1)).toMatch(/^Warning SoldOut: /);
     expect(result).toEqual({ requeueAfter: 60_000 }); // checked again at the drift interval only
     // The periodic re-check asks again with the same key (a refused create records nothing
     // under it) and, with nothing new to say, writes nothing: no key minted, no status write.
     const key = tickets.stored!.metadata.annotations![EXTERNAL_NAME_ANNOTATION];
-    expect(key).toBe('uid-1.k2');
+    expect(key).toBe('uid-1.1');
     tickets.writes = [];
     bookings.calls.length = 0;
     events.length = 0;
@@ -257,11 +279,11 @@ describe('reconcileTicket', () => {
     expect(tickets.writes).toEqual([]);
     expect(events).toEqual([]);
     expect(tickets.stored!.metadata.annotations![EXTERNAL_NAME_ANNOTATION]).toBe(key);
-    expect(bookings.active()).toMatchObject([{ id: 'uid-1.k1' }]);
+    expect(bookings.active()).toMatchObject([{ id: 'uid-1.0' }]);
     // Seats free up: the same key books, once.
     bookings.soldOut.clear();
     await reconcile();
-    expect(bookings.active()).toMatchObject([{ id: 'uid-1.k2', to: 'Paris' }]);
+    expect(bookings.active()).toMatchObject([{ id: 'uid-1.1', to: 'Paris' }]);
   });
 
   test('cities match case-insensitively (like the CRD rule): an implementation that echoes its own spelling causes no churn', async () => {
@@ -287,7 +309,7 @@ describe('reconcileTicket', () => {
     await reconcile();
     expect(bookings.active()).toEqual([]);
     expect(tickets.stored).toBeUndefined();
-    expect(events.at(-1)).toBe('Normal Cancelled: cancelled booking uid-1.k1 (Cairo -> London, 2 seats)');
+    expect(events.at(-1)).toBe('Normal Cancelled: cancelled booking uid-1.0 (Cairo -> London, 2 seats)');
   });
 
   test('deletion while a create is in flight waits for it, cancels what it booked, then removes the finalizer', async () => {
@@ -298,15 +320,16 @@ describe('reconcileTicket', () => {
     const key = tickets.stored!.metadata.annotations![EXTERNAL_NAME_ANNOTATION];
     // WHEN the ticket is deleted meanwhile
     tickets.edit((t) => (t.metadata.deletionTimestamp = '2026-11-22T10:01:00Z'));
-    // THEN finalize replays the key: still in flight, so the finalizer stays
+    // THEN finalize closes the ticket at the booking service: refused while the create is in flight, so the finalizer stays
     await expect(reconcile()).rejects.toMatchObject({ code: 'request_in_flight' });
     expect(tickets.stored!.metadata.finalizers).toEqual([FINALIZER]);
-    // AND once the create has committed, the replay returns its booking, which is cancelled
+    // AND once the create has committed, the close goes through and the booking it made is cancelled
     bookings.commitLate();
     await reconcile();
     expect(bookings.active()).toEqual([]);
     expect(bookings.bookings.size).toBe(1); // bookings ever created == distinct keys (one)
-    expect(bookings.calls.filter((c) => c.startsWith('create'))).toHaveLength(3);
+    // AND deletion itself never sent a create
+    expect(bookings.calls).toEqual(['list', 'create Cairo->London', 'close', 'close', 'list', 'cancel uid-1.0']);
     expect(tickets.stored).toBeUndefined();
     expect(key).toBeDefined();
   });
@@ -316,8 +339,8 @@ describe('reconcileTicket', () => {
     await reconcile();
     tickets.edit((t) => (t.metadata.deletionTimestamp = '2026-11-22T10:01:00Z'));
     await reconcile();
-    expect(bookings.active()).toMatchObject([{ id: 'uid-1.k1', orphaned: true }]); // marked, so the orphan sweep keeps it
-    expect(bookings.calls.at(-1)).toBe('orphan uid-1.k1');
+    expect(bookings.active()).toMatchObject([{ id: 'uid-1.0', orphaned: true }]); // marked, so the orphan sweep keeps it
+    expect(bookings.calls.at(-1)).toBe('orphan uid-1.0');
     expect(tickets.stored).toBeUndefined();
   });
 
@@ -367,7 +390,7 @@ describe('reconcileTicket', () => {
     // the list finds it; even without the list the same key would replay it
     await reconcile();
     expect(bookings.bookings.size).toBe(1);
-    expect(tickets.stored!.status).toMatchObject({ bookingRef: 'uid-1.k1' });
+    expect(tickets.stored!.status).toMatchObject({ bookingRef: 'uid-1.0' });
   });
 
   test('a crash between the create and the status write books nothing twice', async () => {
@@ -382,7 +405,7 @@ describe('reconcileTicket', () => {
     tickets.updateStatus = realUpdate;
     await reconcile();
     expect(bookings.bookings.size).toBe(1);
-    expect(tickets.stored!.status).toMatchObject({ bookingRef: 'uid-1.k1', seats: 2 });
+    expect(tickets.stored!.status).toMatchObject({ bookingRef: 'uid-1.0', seats: 2 });
   });
 
   test('a stale cache cannot book: the key write conflicts and nothing is created', async () => {
@@ -396,20 +419,20 @@ describe('reconcileTicket', () => {
   test('a booking cancelled outside is booked again, with an event saying so', async () => {
     const { tickets, bookings, events, reconcile } = setup();
     await reconcile();
-    bookings.bookings.get('uid-1.k1')!.state = 'cancelled';
+    bookings.bookings.get('uid-1.0')!.state = 'cancelled';
     await reconcile();
-    expect(bookings.active()).toMatchObject([{ id: 'uid-1.k2' }]);
-    expect(events.at(-1)).toBe('Warning BookingRepaired: booking uid-1.k1 was cancelled outside the operator; booked uid-1.k2 instead');
-    expect(tickets.stored!.status).toMatchObject({ bookingRef: 'uid-1.k2' });
+    expect(bookings.active()).toMatchObject([{ id: 'uid-1.1' }]);
+    expect(events.at(-1)).toBe('Warning BookingRepaired: booking uid-1.0 was cancelled outside the operator; booked uid-1.1 instead');
+    expect(tickets.stored!.status).toMatchObject({ bookingRef: 'uid-1.1' });
   });
 
   test('seats changed outside are set back, with an event saying so', async () => {
     const { bookings, events, reconcile } = setup();
     await reconcile();
-    bookings.bookings.get('uid-1.k1')!.seats = 7;
+    bookings.bookings.get('uid-1.0')!.seats = 7;
     await reconcile();
-    expect(bookings.active()).toMatchObject([{ id: 'uid-1.k1', seats: 2 }]);
-    expect(events.at(-1)).toBe('Warning BookingRepaired: booking uid-1.k1 had 7 seats, changed outside the operator; set back to 2');
+    expect(bookings.active()).toMatchObject([{ id: 'uid-1.0', seats: 2 }]);
+    expect(events.at(-1)).toBe('Warning BookingRepaired: booking uid-1.0 had 7 seats, changed outside the operator; set back to 2');
   });
 
   test('a transient failure shows as Synced=False and is rethrown with its Retry-After', async () => {
@@ -422,14 +445,33 @@ describe('reconcileTicket', () => {
     expect(tickets.stored!.status!.conditions!.find((c) => c.type === 'Synced')).toMatchObject({ status: 'True' });
   });
 
-  test('a key reused after a spec change starts a fresh request and still books once', async () => {
+  test('a spec change after a lost answer books the new spec under the next key, then cancels the old booking', async () => {
     const { tickets, bookings, reconcile } = setup();
     bookings.loseNextAnswer = true;
     await expect(reconcile()).rejects.toBeInstanceOf(TransientBookingError);
-    tickets.edit((t) => (t.spec.to = 'Paris')); // pending key k1 was for London
-    await expect(reconcile()).resolves.toEqual({ requeue: true }); // 422: the key is dropped
-    await reconcile(); // London booking found by owner, cancelled after Paris is booked
-    expect(bookings.active()).toMatchObject([{ to: 'Paris' }]);
+    tickets.edit((t) => (t.spec.to = 'Paris')); // key uid-1.0 committed London
+    await reconcile(); // London found by owner: Paris under uid-1.1, then London cancelled
+    expect(bookings.active()).toMatchObject([{ id: 'uid-1.1', to: 'Paris' }]);
+    expect(bookings.bookings.size).toBe(2);
+  });
+
+  test('a key reused while its create was in flight (422 once it commits) is never booked twice', async () => {
+    // GIVEN a create of London in flight under uid-1.0, and the spec changed to Paris
+    const { tickets, bookings, reconcile } = setup();
+    bookings.slowNextCreate = true;
+    await expect(reconcile()).rejects.toMatchObject({ code: 'timeout' });
+    tickets.edit((t) => (t.spec.to = 'Paris'));
+    // WHEN London commits after the list but before the Paris create under the same key: refused (422), the reconcile comes back
+    const real = bookings.createBooking.bind(bookings);
+    bookings.createBooking = async (key, req) => {
+      bookings.commitLate();
+      bookings.createBooking = real;
+      return real(key, req);
+    };
+    await expect(reconcile()).resolves.toEqual({ requeue: true });
+    await reconcile();
+    // THEN Paris under the next key, London cancelled: two bookings, two keys
+    expect(bookings.active()).toMatchObject([{ id: 'uid-1.1', to: 'Paris' }]);
     expect(bookings.bookings.size).toBe(2);
   });
 });
@@ -464,7 +506,7 @@ describe('reconcileTicket: where the key lives (upgrades, other booking services
     const { tickets, bookings, reconcile } = setup();
     bookings.idsAreKeys = false;
     await reconcile();
-    expect(tickets.writes).toEqual(['recordKey uid-1.k1', 'status', `annotate ${EXT}=bk-1`]);
+    expect(tickets.writes).toEqual(['recordKey uid-1.0', 'status', `annotate ${EXT}=bk-1`]);
     expect(tickets.stored!.status).toMatchObject({ bookingRef: 'bk-1' });
     tickets.writes = [];
     bookings.calls.length = 0;
@@ -474,7 +516,7 @@ describe('reconcileTicket: where the key lives (upgrades, other booking services
     // Deleted: the key is settled (the annotation names the booking held), so no replay before the cancel.
     tickets.edit((t) => (t.metadata.deletionTimestamp = '2026-11-22T10:01:00Z'));
     await reconcile();
-    expect(bookings.calls).toEqual(['list', 'list', 'cancel bk-1']);
+    expect(bookings.calls).toEqual(['list', 'close', 'list', 'cancel bk-1']);
     expect(bookings.active()).toEqual([]);
   });
 
@@ -500,8 +542,8 @@ describe('reconcileTicket: restore and adoption (flights.com/external-name)', ()
   test('a booked ticket carries its booking id in flights.com/external-name, written once', async () => {
     const { tickets, bookings, reconcile } = setup();
     await reconcile();
-    expect(tickets.stored!.metadata.annotations).toMatchObject({ [EXT]: 'uid-1.k1' });
-    expect(tickets.writes).toEqual(['recordKey uid-1.k1', 'status']);
+    expect(tickets.stored!.metadata.annotations).toMatchObject({ [EXT]: 'uid-1.0' });
+    expect(tickets.writes).toEqual(['recordKey uid-1.0', 'status']);
     tickets.writes = [];
     bookings.calls.length = 0;
     await reconcile();
@@ -510,7 +552,7 @@ describe('reconcileTicket: restore and adoption (flights.com/external-name)', ()
     // A route change moves the annotation to the new booking.
     tickets.edit((t) => (t.spec.to = 'Paris'));
     await reconcile();
-    expect(tickets.stored!.metadata.annotations).toMatchObject({ [EXT]: 'uid-1.k2' });
+    expect(tickets.stored!.metadata.annotations).toMatchObject({ [EXT]: 'uid-1.1' });
   });
 
   test('restored with a new uid and no status, in the cluster that booked it: adopts the booking (no create, no cancel)', async () => {
@@ -542,13 +584,13 @@ describe('reconcileTicket: restore and adoption (flights.com/external-name)', ()
       if (gone === 'cancelled') bookings.seed({ id: 'bk-9', owner: 'old-uid', cluster: 'cluster-a', state: 'cancelled' });
       await reconcile();
       await reconcile();
-      expect(bookings.active()).toMatchObject([{ id: 'uid-1.k1', owner: 'uid-1' }]);
+      expect(bookings.active()).toMatchObject([{ id: 'uid-1.0', owner: 'uid-1' }]);
       expect(bookings.calls.filter((c) => c.startsWith('create'))).toEqual(['create Cairo->London']);
       expect(events).toEqual([
         `Warning BookingGone: booking bk-9 named by flights.com/external-name is ${gone === 'cancelled' ? 'cancelled' : 'unknown to the booking service'}; booking anew`,
-        'Normal Booked: booked uid-1.k1: Cairo -> London, 2 seats',
+        'Normal Booked: booked uid-1.0: Cairo -> London, 2 seats',
       ]);
-      expect(tickets.stored!.metadata.annotations).toMatchObject({ [EXT]: 'uid-1.k1' });
+      expect(tickets.stored!.metadata.annotations).toMatchObject({ [EXT]: 'uid-1.0' });
     }
   });
 
@@ -611,5 +653,139 @@ describe('reconcileTicket: restore and adoption (flights.com/external-name)', ()
     await reconcile();
     expect(bookings.bookings.get('bk-9')!.owner).toBe('uid-winner');
     expect(ready(tickets.stored)).toMatchObject({ status: 'False', reason: 'OwnerChanged' });
+  });
+});
+
+describe('reconcileTicket: exactly once with no hole (issue 18)', () => {
+  const EXT = EXTERNAL_NAME_ANNOTATION;
+  const deleteIt = (tickets: FakeTickets) => tickets.edit((t) => (t.metadata.deletionTimestamp = '2026-11-22T10:01:00Z'));
+
+  for (const policy of ['Delete', 'Orphan'] as const) {
+    test(`GIVEN a sold-out ticket WHEN seats free up and it is deleted (${policy}) THEN nothing is ever booked for it`, async () => {
+      // GIVEN a refused create (its key stays in the annotation)
+      const { tickets, bookings, reconcile } = setup(undefined, { 'flights.com/deletion-policy': policy });
+      bookings.soldOut.add('Cairo->London');
+      await reconcile();
+      expect(ready(tickets.stored)).toMatchObject({ status: 'False', reason: 'SoldOut' });
+      // WHEN seats free up and the ticket is deleted
+      bookings.soldOut.clear();
+      deleteIt(tickets);
+      await reconcile();
+      // THEN the ticket is gone and no booking was ever created for it: deletion sent no create
+      expect(tickets.stored).toBeUndefined();
+      expect(bookings.bookings.size).toBe(0);
+      expect(bookings.calls.slice(2)).toEqual(['close', 'list']);
+      // AND a create that arrives late (a stale replica) is refused
+      await expect(bookings.createBooking('uid-1.0', { from: 'Cairo', to: 'London', seats: 2, owner: 'uid-1', ownerRef: 'default/my-flight-ticket' })).rejects.toMatchObject({
+        code: 'owner_closed',
+      });
+    });
+  }
+
+  for (const edit of ['removed', 'overwritten'] as const) {
+    test(`GIVEN a create in flight WHEN its key annotation is ${edit} THEN the retry uses the same key and one booking results`, async () => {
+      // GIVEN the create times out on our side and commits later
+      const { tickets, bookings, reconcile } = setup();
+      bookings.slowNextCreate = true;
+      await expect(reconcile()).rejects.toMatchObject({ code: 'timeout' });
+      // WHEN a user (or a GitOps sync) rewrites the annotations
+      tickets.edit((t) => {
+        const a = { ...t.metadata.annotations };
+        if (edit === 'removed') delete a[EXT];
+        else a[EXT] = 'someone-elses-value';
+        t.metadata.annotations = a;
+      });
+      tickets.stored!.metadata.generation = tickets.cached!.metadata.generation = 1;
+      // THEN the retry derives the same key: still in flight
+      await expect(reconcile()).rejects.toMatchObject({ code: 'request_in_flight' });
+      bookings.commitLate();
+      await reconcile();
+      expect(bookings.bookings.size).toBe(1);
+      expect(bookings.active()).toMatchObject([{ id: 'uid-1.0' }]);
+      expect(tickets.stored!.status).toMatchObject({ bookingRef: 'uid-1.0' });
+      expect(tickets.stored!.metadata.annotations![EXT]).toBe('uid-1.0');
+    });
+  }
+
+  test('GIVEN a cache that lags behind a seat change WHEN reconciled THEN no seat change on the old spec and no false repair: it goes on from the live ticket', async () => {
+    // GIVEN a Ready ticket (2 seats) whose booking another replica already set to 5 along with the spec
+    const { tickets, bookings, events, reconcile } = setup();
+    await reconcile();
+    const thaw = tickets.freezeCache();
+    tickets.edit((t) => (t.spec.number = 5));
+    await bookings.updateSeats('uid-1.0', 5);
+    bookings.calls.length = 0;
+    events.length = 0;
+    // WHEN this replica reconciles on its stale cache (spec: 2 seats)
+    await reconcile();
+    // THEN it read the ticket live, found it newer, and acted on that: the booking keeps 5 seats
+    expect(bookings.calls).toEqual(['list', 'list']);
+    expect(bookings.active()).toMatchObject([{ id: 'uid-1.0', seats: 5 }]);
+    expect(events.filter((e) => e.includes('BookingRepaired') || e.includes('SeatsChanged'))).toEqual([]);
+    expect(tickets.stored!.status).toMatchObject({ seats: 5, observedGeneration: 2 });
+    thaw();
+  });
+
+  test('GIVEN a cache that lags behind a route change WHEN reconciled THEN nothing is cancelled on the old view', async () => {
+    // GIVEN the live ticket moved to Paris and holds uid-1.1; this replica's cache still says London and holds uid-1.0
+    const { tickets, bookings, reconcile } = setup();
+    await reconcile();
+    const thaw = tickets.freezeCache();
+    tickets.edit((t) => (t.spec.to = 'Paris'));
+    // The other replica's work, done on the live ticket:
+    thaw();
+    await reconcile();
+    expect(bookings.active()).toMatchObject([{ id: 'uid-1.1', to: 'Paris' }]);
+    // WHEN a replica whose cache still has generation 1 (London) reconciles
+    const stale = structuredClone(tickets.stored!);
+    stale.spec.to = 'London';
+    stale.metadata.generation = 1;
+    stale.metadata.resourceVersion = '2';
+    tickets.cached = stale;
+    bookings.calls.length = 0;
+    await expect(reconcile()).rejects.toThrow('409');
+    // THEN it could not book London (the key write conflicted) and cancelled nothing
+    expect(bookings.calls).toEqual(['list']);
+    expect(bookings.active()).toMatchObject([{ id: 'uid-1.1', to: 'Paris' }]);
+  });
+
+  test('GIVEN a user sets flights.com/external-name to another value on a booked ticket WHEN reconciled THEN it is left alone, with a Warning', async () => {
+    const { tickets, bookings, events, reconcile } = setup();
+    await reconcile();
+    tickets.edit((t) => (t.metadata.annotations = { [EXT]: 'bk-elsewhere' }));
+    tickets.stored!.metadata.generation = tickets.cached!.metadata.generation = 1;
+    tickets.edit((t) => (t.spec.number = 3)); // a status change comes with it
+    tickets.writes = [];
+    await reconcile();
+    expect(tickets.stored!.metadata.annotations![EXT]).toBe('bk-elsewhere');
+    expect(tickets.writes).toEqual(['status']);
+    expect(events.at(-1)).toMatch(/^Warning ExternalNameIgnored: flights.com\/external-name=bk-elsewhere names a booking this ticket does not hold; it holds uid-1.0/);
+    expect(bookings.bookings.size).toBe(1);
+  });
+
+  test('GIVEN the booking its key made was moved to another ticket WHEN the key is replayed THEN the ticket says so and books nothing', async () => {
+    // GIVEN uid-1.0's booking was adopted by a restored ticket (owner uid-2)
+    const { tickets, bookings, reconcile } = setup();
+    await reconcile();
+    bookings.bookings.get('uid-1.0')!.owner = 'uid-2';
+    tickets.edit((t) => (t.metadata.annotations = {}));
+    tickets.stored!.metadata.generation = tickets.cached!.metadata.generation = 1;
+    // WHEN reconciled: nothing of its own is listed, the derived key is uid-1.0 again
+    await reconcile();
+    // THEN
+    expect(ready(tickets.stored)).toMatchObject({ status: 'False', reason: 'BookingTakenOver' });
+    expect(bookings.bookings.size).toBe(1);
+  });
+
+  test('GIVEN a sold-out ticket WHEN the seats left change but it stays sold out THEN no status write and no event', async () => {
+    const { tickets, bookings, events, reconcile } = setup();
+    bookings.soldOut.add('Cairo->London');
+    await reconcile();
+    tickets.writes = [];
+    events.length = 0;
+    bookings.seatsLeft = 0;
+    await reconcile();
+    expect(tickets.writes).toEqual([]);
+    expect(events).toEqual([]);
   });
 });

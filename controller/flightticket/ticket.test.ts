@@ -1,4 +1,4 @@
-import { onlyExternalNameRecorded } from './ticket';
+import { needsReconcile, onlyExternalNameRecorded } from './ticket';
 
 const t = (annotations: Record<string, string>, bookingRef?: string) => ({ metadata: { uid: 'uid-1', annotations }, status: { bookingRef } });
 const EXT = 'flights.com/external-name';
@@ -22,5 +22,29 @@ describe('onlyExternalNameRecorded (our own annotation write needs no second rec
     expect(onlyExternalNameRecorded(t({}, 'bk-1'), t({ [EXT]: 'bk-1', 'flights.com/adopt': 'true' }, 'bk-1'))).toBe(false); // another annotation too
     expect(onlyExternalNameRecorded(t({ [EXT]: 'bk-1' }, 'bk-1'), t({ [EXT]: 'bk-1', 'flights.com/adopt': 'true' }, 'bk-1'))).toBe(false);
     expect(onlyExternalNameRecorded(t({ [EXT]: 'bk-1' }, 'bk-1'), t({}, 'bk-1'))).toBe(false); // removed
+  });
+});
+
+describe('needsReconcile (which watch updates start a reconcile)', () => {
+  const obj = (m: { uid?: string; generation?: number; finalizers?: string[]; deletionTimestamp?: string; annotations?: Record<string, string> }, bookingRef?: string) => ({
+    metadata: { uid: 'uid-1', generation: 1, finalizers: ['flights.com/booking'], annotations: {}, ...m },
+    status: { bookingRef },
+  });
+  test('GIVEN only our own status or key writes THEN no reconcile', () => {
+    expect(needsReconcile(obj({}), obj({}))).toBe(false);
+    expect(needsReconcile(obj({}), obj({ annotations: { [EXT]: 'uid-1.0' } }))).toBe(false);
+  });
+  test('GIVEN a spec change, a deletion, an annotation edit THEN a reconcile', () => {
+    expect(needsReconcile(obj({}), obj({ generation: 2 }))).toBe(true);
+    expect(needsReconcile(obj({}), obj({ deletionTimestamp: '2026-12-06T00:00:00Z' }))).toBe(true);
+    expect(needsReconcile(obj({ annotations: { [EXT]: 'uid-1.0' } }), obj({}))).toBe(true);
+  });
+  test('GIVEN the same name with a new uid (deleted and created again between two events) THEN a reconcile', () => {
+    expect(needsReconcile(obj({}), obj({ uid: 'uid-2' }))).toBe(true);
+  });
+  test('GIVEN our finalizer taken off a live ticket by hand THEN a reconcile (it goes back on while a booking exists); taken off by us at deletion THEN none', () => {
+    expect(needsReconcile(obj({}), obj({ finalizers: [] }))).toBe(true);
+    const deleting = { deletionTimestamp: '2026-12-06T00:00:00Z' };
+    expect(needsReconcile(obj(deleting), obj({ ...deleting, finalizers: [] }))).toBe(false);
   });
 });

@@ -82,3 +82,30 @@ export function onlyExternalNameRecorded(
   delete b[EXTERNAL_NAME_ANNOTATION];
   return JSON.stringify(a) === JSON.stringify(b);
 }
+
+interface Watched {
+  metadata?: { uid?: string; generation?: number; deletionTimestamp?: unknown; finalizers?: string[]; annotations?: Record<string, string> };
+  status?: { bookingRef?: string };
+}
+
+/**
+ * Whether a watch update needs a reconcile: a spec change, deletion, a new
+ * uid under the same name (deleted and created again between two events the
+ * watch delivered), our finalizer taken off a live ticket (it must go back
+ * on while a booking exists), or an annotation change. Status writes and
+ * recording the key or booking in flights.com/external-name are our own:
+ * reacting to them would run a second reconcile at once, cutting short a
+ * Retry-After backoff.
+ */
+export function needsReconcile(oldObj: Watched, newObj: Watched): boolean {
+  const a = oldObj.metadata ?? {};
+  const b = newObj.metadata ?? {};
+  const finalizerTaken = !!a.finalizers?.includes(FINALIZER) && !b.finalizers?.includes(FINALIZER) && !b.deletionTimestamp;
+  return (
+    a.uid !== b.uid ||
+    a.generation !== b.generation ||
+    String(a.deletionTimestamp) !== String(b.deletionTimestamp) ||
+    finalizerTaken ||
+    (JSON.stringify(a.annotations ?? {}) !== JSON.stringify(b.annotations ?? {}) && !onlyExternalNameRecorded(oldObj, newObj))
+  );
+}

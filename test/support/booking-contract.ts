@@ -527,6 +527,44 @@ export function describeBookingContract(name: string, o: ContractOptions): void 
       }, timeout);
     });
 
+    describe('conditional cancel (If-Match)', () => {
+      test('DELETE with If-Match of an older version is 412 version_mismatch and keeps the booking; with its version it cancels', async () => {
+        const c = client();
+        const { booking } = await c.createBooking(key(), req(owner(), 1));
+        const orphaned = await c.markOrphaned(booking.id); // version 2
+        const stale = await rawRequest(o.target(), 'DELETE', `/v1/bookings/${booking.id}`, { headers: { 'If-Match': `"${booking.version}"` } });
+        expectError(stale, 412, 'version_mismatch', false);
+        await expectPermanent(c.cancelBooking(booking.id, { ifVersion: booking.version }), 'version_mismatch');
+        expect(await c.getBooking(booking.id)).toEqual(orphaned);
+        const done = await c.cancelBooking(booking.id, { ifVersion: orphaned.version });
+        expect(done).toMatchObject({ state: 'cancelled', version: orphaned.version + 1 });
+      }, timeout);
+    });
+
+    describe('closing an owner (the deletion fence)', () => {
+      test('after POST /v1/owners/{owner}/close no booking is created for the owner under any key; existing ones stay; a replay still answers', async () => {
+        const c = client();
+        const own = owner();
+        const k1 = key();
+        const { booking } = await c.createBooking(k1, req(own, 1));
+        const r = await rawRequest(o.target(), 'POST', `/v1/owners/${encodeURIComponent(own)}/close`);
+        expect(r.status).toBe(200);
+        expect(r.json).toMatchObject({ owner: own, closedAt: expect.any(String) });
+        // Idempotent: the first close's time
+        expect(await c.closeOwner(own)).toEqual({ owner: own, closedAt: (r.json as { closedAt: string }).closedAt });
+        // A new key: refused, nothing created
+        const refused = await rawRequest(o.target(), 'POST', '/v1/bookings', { body: req(own, 1), headers: { 'Idempotency-Key': key() } });
+        expectError(refused, 422, 'owner_closed', false);
+        await expectPermanent(c.createBooking(key(), req(own, 2)), 'owner_closed');
+        // The key that booked before the close replays its booking
+        const replay = await c.createBooking(k1, req(own, 1));
+        expect(replay).toMatchObject({ replayed: true, booking: { id: booking.id, state: 'active' } });
+        expect((await c.listBookings({ owner: own })).map((b) => b.id)).toEqual([booking.id]);
+        // Other owners are unaffected
+        expect((await c.createBooking(key(), req(owner(), 1))).replayed).toBe(false);
+      }, timeout);
+    });
+
     if (o.smallRoute) {
       const small = o.smallRoute;
       describe(`inventory (${small.from} -> ${small.to}, ${small.capacity} seats)`, () => {
@@ -630,6 +668,23 @@ export function describeBookingContract(name: string, o: ContractOptions): void 
           await faults.clear();
           expect(await c.listBookings({ owner: own })).toEqual([]);
           expect((await c.createBooking(k, req(own))).replayed).toBe(false);
+        }, timeout);
+
+        test('closing an owner while its create is in flight is 409 request_in_flight; after the create commits the close goes through', async () => {
+          const c = client();
+          const own = owner();
+          const k = key();
+          await faults.set({ createLatencyMs: 1500 });
+          const creating = c.createBooking(k, req(own, 1));
+          await sleep(300);
+          const early = await rawRequest(o.target(), 'POST', `/v1/owners/${encodeURIComponent(own)}/close`);
+          expectError(early, 409, 'request_in_flight', true);
+          await expectTransient(c.closeOwner(own), 'request_in_flight');
+          const { booking } = await creating;
+          await faults.clear();
+          await c.closeOwner(own);
+          expect((await c.listBookings({ owner: own })).map((b) => [b.id, b.state])).toEqual([[booking.id, 'active']]);
+          await expectPermanent(c.createBooking(key(), req(own, 1)), 'owner_closed');
         }, timeout);
 
         test('a lost response (500 after commit): the retry with the same key returns the same booking, no duplicate', async () => {
