@@ -124,7 +124,8 @@ class FakeTickets implements Tickets {
     this.cached = structuredClone(t);
   }
   get() {
-    return this.cached && structuredClone(this.cached);
+    const c = this.frozen ?? this.cached;
+    return c && structuredClone(c);
   }
   private write(t: FlightTicket, what: string, change: (s: FlightTicket) => void): FlightTicket {
     if (!this.stored || t.metadata.resourceVersion !== this.stored.metadata.resourceVersion) throw Object.assign(new Error('409 Conflict'), { code: 409 });
@@ -163,14 +164,11 @@ class FakeTickets implements Tickets {
     const uid = this.others.get(key);
     return uid ? ({ metadata: { namespace, name, uid } } as FlightTicket) : undefined;
   }
-  /** The cache stops here: later changes reach the API server only (a watch that lags). */
+  /** The cache stops here: later changes reach the API server only (a watch that lags). Returns the thaw. */
+  private frozen: FlightTicket | undefined;
   freezeCache() {
-    const frozen = structuredClone(this.cached);
-    const self = this;
-    Object.defineProperty(this, 'cached', { get: () => frozen, set: () => {}, configurable: true });
-    return () => {
-      Object.defineProperty(self, 'cached', { value: structuredClone(self.stored), writable: true, configurable: true });
-    };
+    this.frozen = structuredClone(this.cached);
+    return () => (this.frozen = undefined);
   }
   /** A user edit: a new generation. */
   edit(change: (t: FlightTicket) => void) {
