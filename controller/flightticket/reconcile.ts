@@ -14,19 +14,20 @@
  *    anything a user can edit: a lost answer, a crash, or an annotation
  *    removed or overwritten while the create is in flight all lead to the
  *    same key, so the retry replays instead of booking again (step 4;
- *    exactly-once-holes "the pending key ...");
+ *    exactly-once-holes "2. the pending key cannot be lost");
  *  - a create is preceded by a conditional write (the finalizer and the key
  *    in flights.com/external-name, one write) or a live read, so a stale
- *    cache cannot book (step 4; unit "a stale cache ...");
+ *    cache cannot book (step 4; unit "a stale cache cannot book ...");
  *  - before any call that changes or cancels a booking, the reconcile knows
  *    the ticket's current state: a conditional write in this reconcile or a
  *    live read; when the cache lags, it goes on from the live ticket
- *    (ensureCurrent; exactly-once-holes "a replica whose watch lags ...");
- *  - a route change books the new route before cancelling the old (step 6);
+ *    (ensureCurrent; exactly-once-holes "3. a stale cache drives no destructive call");
+ *  - a route change books the new route before cancelling the old (step 6;
+ *    unit "a route change books the new route first ...");
  *  - deletion can never book: the finalizer first closes the ticket (its
  *    uid) at the booking service, which waits for a create still in flight
  *    and refuses every later one, then cancels (or orphans) what exists
- *    (step 1, finalize; exactly-once-holes "deleting a sold-out ticket ...",
+ *    (step 1, finalize; exactly-once-holes "1. deletion never books",
  *    deletion-in-flight);
  *  - a ticket restored with a new uid takes over the booking its
  *    flights.com/external-name names instead of booking again, but only one
@@ -34,9 +35,10 @@
  *    that this cluster booked unless a human marked it for adoption (step 3b;
  *    test/restore/);
  *  - a reconcile with nothing to do makes one booking read and no write (step 7;
- *    unit "a Ready ticket ...");
+ *    unit "a reconcile with nothing to do ...");
  *  - every booking and Kubernetes call carries the reconcile's signal, so a
- *    replica that loses its lease stops mid-reconcile (deps.signal).
+ *    replica that loses its lease stops mid-reconcile (deps.signal; unit
+ *    "the reconcile signal reaches every ...").
  */
 import { cityKey, sameRoute } from '../../booking-api/types';
 import type { Booking, ReownRequest } from '../booking/client';
