@@ -227,7 +227,7 @@ export async function run(config: ControllerConfig, logger: Logger): Promise<voi
         });
         metrics.kept.inc(r.keptOrphaned);
         metrics.sweeps.inc({ result: 'success' });
-        logger.info('orphan sweep', { checked: r.checked, cancelled: r.cancelled.length, keptOrphaned: r.keptOrphaned });
+        logger.info('orphan sweep', { checked: r.checked, cancelled: r.cancelled.length, keptOrphaned: r.keptOrphaned, changedSinceList: r.changed });
       } catch (err) {
         if (signal.aborted) return;
         metrics.sweeps.inc({ result: 'error' });
