@@ -753,7 +753,7 @@ export function describeBookingContract(name: string, o: ContractOptions): void 
     if (o.restart) {
       const restart = o.restart;
       describe('durability', () => {
-        test('after kill -9 and a restart, bookings, changes, cancellations, idempotency records and inventory survive', async () => {
+        test('after kill -9 and a restart, bookings, changes, cancellations, idempotency records, closed owners and inventory survive', async () => {
           let c = client();
           const own = owner();
           const k1 = key();
@@ -761,6 +761,8 @@ export function describeBookingContract(name: string, o: ContractOptions): void 
           const a2 = await c.updateSeats(a.id, 4);
           const b = (await c.createBooking(key(), req(own, 1))).booking;
           const b2 = await c.cancelBooking(b.id);
+          const closed = owner();
+          const { closedAt } = await c.closeOwner(closed);
           const smallIds: string[] = [];
           if (o.smallRoute) {
             let left = o.smallRoute.capacity;
@@ -772,6 +774,9 @@ export function describeBookingContract(name: string, o: ContractOptions): void 
           }
           await restart();
           c = client();
+          // A closed owner stays closed
+          expect(await c.closeOwner(closed)).toEqual({ owner: closed, closedAt });
+          await expectPermanent(c.createBooking(key(), req(closed, 1)), 'owner_closed');
           expect(await c.getBooking(a.id)).toEqual(a2);
           expect(await c.getBooking(b.id)).toEqual(b2);
           expect(await c.createBooking(k1, req(own, 2))).toEqual({ booking: a2, replayed: true });
