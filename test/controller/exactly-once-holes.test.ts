@@ -178,6 +178,7 @@ describe('3. a stale cache drives no destructive call', () => {
     const leader = controller(elect('leader'));
     await waitFor('the leader', async () => ((await holder().catch(() => undefined)) === 'leader' ? true : undefined), { timeoutMs: 30_000 });
     const standby = controller(elect('standby'), { KUBECONFIG: proxy.kubeconfig });
+    await waitFor('the standby listed through the proxy', () => standby.lines.some((l) => l.includes('"listed"')) || undefined, { timeoutMs: 30_000 });
     await createTicket(ns.name, 'seats', { from: 'Paris', to: 'Rome', number: 2 });
     await createTicket(ns.name, 'route', { from: 'Paris', to: 'Madrid', number: 2 });
     const seats0 = await waitForReady(ns.name, 'seats', 30_000, leader);
@@ -193,7 +194,9 @@ describe('3. a stale cache drives no destructive call', () => {
     const routeBookings = await everBooked(route0.metadata.uid);
     // AND the leader dies; the standby takes over with its stale cache and reconciles every ticket it has
     await leader.kill9();
-    await waitFor('the standby leads', async () => ((await holder()) === 'standby' ? true : undefined), { timeoutMs: 30_000, intervalMs: 200 });
+    await waitFor('the standby leads', async () => ((await holder()) === 'standby' ? true : undefined), { timeoutMs: 30_000, intervalMs: 200 }).catch((e: Error) => {
+      throw new Error(`${e.message}\nstandby log:\n${standby.tail()}`);
+    });
     await waitFor('the standby starts its workers', () => standby.lines.some((l) => l.includes('starting workers')) || undefined, { timeoutMs: 30_000 });
     await new Promise((r) => setTimeout(r, 4000)); // its first reconcile of every cached ticket runs now, on the stale view
     const heldChunks = proxy.heldChunks;

@@ -3,7 +3,9 @@
  * hold back watch events: a replica behind it keeps a cache that lags (a
  * watch gap, a slow link) while its lists, reads and writes still go
  * through. The controller under test gets a kubeconfig naming the proxy; the
- * proxy talks TLS to the API server with the admin kubeconfig's credentials.
+ * proxy talks TLS to the API server with the admin kubeconfig's credentials
+ * (client-node wants insecure-skip-tls-verify to speak plain HTTP at all; the
+ * hop is loopback only).
  *
  *   hold()     from now on, bytes of watch responses (?watch=true) are
  *              buffered, not forwarded (on open and new watches)
@@ -92,7 +94,7 @@ export async function startWatchProxy(): Promise<WatchProxy> {
       'kind: Config',
       'clusters:',
       '- name: proxy',
-      `  cluster: {server: "http://127.0.0.1:${port}"}`,
+      `  cluster: {server: "http://127.0.0.1:${port}", insecure-skip-tls-verify: true}`,
       'users:',
       '- name: proxy',
       '  user: {}',
