@@ -2,7 +2,7 @@
  * `npm run demo` end to end, as a user runs it, against the test control
  * plane (FLIGHT_KUBECONFIG makes it reuse the cluster instead of starting
  * one): every step succeeds, the summary table lists them, and what the demo
- * created is gone afterwards. Its total time goes to bench/results/demo.json.
+ * created is gone afterwards. Its total time goes to .bench/results/demo.json (npm test leaves bench/results/ alone).
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT } from '../../infra/validate/operator-framework';
 import { kubeconfigPath, kubectl } from '../../testenv/kube';
+import { testResultsFile } from '../support/results';
 
 const STEPS = [
   'control plane up (or reused)',
@@ -61,7 +62,7 @@ test('npm run demo: every step of the seed story succeeds, is timed, and the dem
 
   const total = Number(/^total\s+([\d.]+)/m.exec(table)![1]);
   const result = { date: new Date().toISOString(), what: 'npm run demo on a reused control plane (cluster step reuses; OLM started by the demo)', totalSeconds: total, wallSeconds: seconds, steps: rows.slice(0, -1), machine: { cpus: os.cpus().length, loadavg: os.loadavg() }, test: 'test/demo/demo.test.ts' };
-  const file = path.join(REPO_ROOT, 'bench', 'results', 'demo.json');
+  const file = testResultsFile('demo.json');
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
   process.stderr.write(`\nnpm run demo: ${total}s\n${table}\n`);

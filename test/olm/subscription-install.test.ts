@@ -15,16 +15,16 @@
  * installs them, as a cluster running prometheus-operator has them). kwok makes
  * the controller pods Ready without running them, so nothing here books
  * anything. The time from Subscription to CSV Succeeded is printed and
- * written to bench/results/olm-install.json.
+ * written to .bench/results/olm-install.json (npm test leaves bench/results/ alone).
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { LATEST_RELEASE } from '../../infra/releases';
-import { REPO_ROOT } from '../../infra/validate/operator-framework';
 import { k8s, kubectl, loadKubeConfig } from '../../testenv/kube';
 import { useNamespace } from '../../testenv/namespace';
 import { CATALOG_LABEL, catalogBundleObjects, getOlmObject, listOlmObjects, startOlm, waitWithOlm, type OlmEnv } from './olm-env';
+import { testResultsFile } from '../support/results';
 
 const PACKAGE = 'flight-operator';
 const CHANNEL = 'stable';
@@ -394,7 +394,7 @@ describe('installing flight-operator through an OLM Subscription', () => {
 });
 
 function writeResult(seconds: number): void {
-  const out = path.join(REPO_ROOT, 'bench', 'results', 'olm-install.json');
+  const out = testResultsFile('olm-install.json');
   mkdirSync(path.dirname(out), { recursive: true });
   const result = {
     date: new Date().toISOString(),

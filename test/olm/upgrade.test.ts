@@ -28,7 +28,7 @@
  * two controllers leading at once (every process's leader gauge sampled
  * every 100 ms), and the head's ServiceMonitor and PrometheusRule in the
  * namespace. The time from the catalog update (Automatic) or the approval
- * (Manual) to the head's CSV Succeeded goes to bench/results/olm-upgrade.json.
+ * (Manual) to the head's CSV Succeeded goes to .bench/results/olm-upgrade.json (npm test leaves bench/results/ alone).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -36,7 +36,6 @@ import path from 'node:path';
 import { generateBundle } from '../../infra/bundle/generate';
 import { defaultSettings } from '../../infra/defaults';
 import { LATEST_RELEASE, MONITORING_SINCE, RELEASES, versionAtLeast } from '../../infra/releases';
-import { REPO_ROOT } from '../../infra/validate/operator-framework';
 import { bundleController } from '../../image/controller-image';
 import { k8s, kubectl, loadKubeConfig } from '../../testenv/kube';
 import { useNamespace } from '../../testenv/namespace';
@@ -44,6 +43,7 @@ import { startBookings, type BookingEnv, TICKETS } from '../support/operator-env
 import { bundleControllerAt } from '../support/controller-at';
 import { startPodRunner, type PodRunner } from '../support/pod-runner';
 import { createCatalogSource, getOlmObject, listOlmObjects, startOlm, waitWithOlm, type OlmEnv } from './olm-env';
+import { testResultsFile } from '../support/results';
 
 const PACKAGE = 'flight-operator';
 const OLD_VERSION = '0.1.0';
@@ -500,7 +500,7 @@ describe(`upgrading flight-operator ${OLD_VERSION} -> ${NEW_VERSION} (the channe
 });
 
 afterAll(() => {
-  const out = path.join(REPO_ROOT, 'bench', 'results', 'olm-upgrade.json');
+  const out = testResultsFile('olm-upgrade.json');
   if (result.catalogUpdateToCsvSucceeded_s === undefined) return;
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(

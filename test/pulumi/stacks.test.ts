@@ -12,7 +12,7 @@
  *  - the `olm` stack: OLM from its upstream chart, then the Subscription; the
  *    olm and catalog operators run beside the cluster (as in test/olm);
  *  - bad config, each failing `preview` with the setting named.
- * Timings go to bench/results/pulumi.json.
+ * Timings go to .bench/results/pulumi.json (npm test leaves bench/results/ alone).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
@@ -31,6 +31,7 @@ import type { Child } from '../support/child-process';
 import { startBookings, startController, waitForReady, type BookingEnv } from '../support/operator-env';
 import { mintToken } from '../in-cluster/pod';
 import { makeProject, type PulumiProject } from './pulumi-project';
+import { testResultsFile } from '../support/results';
 
 const TOKEN = 'pulumi-test-token-7f3a9c';
 const timings: Record<string, number> = {};
@@ -93,9 +94,8 @@ afterAll(async () => {
   await cluster?.stop();
   process.env.FLIGHT_KUBECONFIG = previousKubeconfig;
   if (Object.keys(timings).length) {
-    mkdirSync(path.join(REPO_ROOT, 'bench', 'results'), { recursive: true });
     writeFileSync(
-      path.join(REPO_ROOT, 'bench', 'results', 'pulumi.json'),
+      testResultsFile('pulumi.json'),
       `${JSON.stringify({ measuredAt: new Date().toISOString(), loadavg: os.loadavg(), cpus: os.cpus().length, seconds: timings }, null, 2)}\n`,
     );
   }
