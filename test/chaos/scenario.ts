@@ -116,7 +116,16 @@ export interface ChaosResult {
     convergeS: number | null;
     totalS: number;
   };
-  bookings: { created: number; idempotencyKeysRecorded: number; idempotencyKeysUsed: number; active: number; cancelled: number; createdUnderFire: number };
+  bookings: {
+    created: number;
+    idempotencyKeysRecorded: number;
+    idempotencyKeysUsed: number;
+    /** Keys sent for tickets deleted before a create under them committed: the deletion closed the owner, so they never book. */
+    idempotencyKeysOfDeletedTickets: number;
+    active: number;
+    cancelled: number;
+    createdUnderFire: number;
+  };
   checks: {
     convergedInTime: boolean;
     duplicates: number;
@@ -125,6 +134,7 @@ export interface ChaosResult {
     mismatched: number;
     stuckInDeletion: number;
     notReady: number;
+    /** Keys of live tickets that never created their booking (must be 0). */
     keysWithoutBooking: number;
     sweptByOrphanSweep: number;
   };
@@ -657,15 +667,21 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       const p = plans.find((x) => x.uid === owner);
       problems.push(`leak: ${bs.map((b) => b.id).join(', ')} active for ${p ? `deleted ticket ${p.name}` : `unknown owner ${owner}`} (${bs[0]!.ownerRef})`);
     }
-    // Exactly once: every key the controller sent created one booking, and no booking came from elsewhere.
+    // Exactly once: each booking came from one recorded key the controller sent (a booking is
+    // named by its key), and every key sent created its booking, except the keys of tickets
+    // deleted before a create under them committed (deletion closes the owner: they never book).
     const created = stats.bookings.created as number;
     const recorded = stats.idempotencyKeys as number;
-    if (created !== keysUsed.size || created !== recorded) {
-      problems.push(`bookings created ${created}, idempotency keys recorded ${recorded}, distinct keys used ${keysUsed.size}: they must be equal`);
+    const booked = new Set(all.map((b) => b.id));
+    const unbooked = [...keysUsed].filter((k) => !booked.has(k));
+    const ofDeleted = unbooked.filter((k) => !liveUids.has(k.split('.')[0]!));
+    if (created !== recorded || created !== keysUsed.size - ofDeleted.length || [...booked].some((id) => !keysUsed.has(id))) {
+      problems.push(
+        `bookings created ${created}, idempotency keys recorded ${recorded}, distinct keys used ${keysUsed.size} of which ${ofDeleted.length} by tickets deleted before booking: created, recorded and keys used by the rest must be equal`,
+      );
     }
-    const withBooking = new Set(all.map((b) => b.owner));
-    for (const k of keysUsed) if (!withBooking.has(k.split('.')[0]!)) checks.keysWithoutBooking++;
-    if (checks.keysWithoutBooking) problems.push(`${checks.keysWithoutBooking} idempotency keys used by owners that have no booking at all`);
+    checks.keysWithoutBooking = unbooked.length - ofDeleted.length;
+    if (checks.keysWithoutBooking) problems.push(`${checks.keysWithoutBooking} idempotency keys of live tickets never created their booking`);
     // The orphan sweep is the backstop: anything it cancelled, the reconcile left behind.
     supervising = false;
     for (const c of controllers) if (c) await c.child.stop(5000);
@@ -702,6 +718,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         created,
         idempotencyKeysRecorded: recorded,
         idempotencyKeysUsed: keysUsed.size,
+        idempotencyKeysOfDeletedTickets: ofDeleted.length,
         active: stats.bookings.active as number,
         cancelled: stats.bookings.cancelled as number,
         createdUnderFire,
@@ -751,7 +768,7 @@ export function summaryMarkdown(r: ChaosResult): string {
     `| booking faults injected: 500 / 503 / 429 / hang / 500 after commit | ${b.error ?? 0} / ${b.unavailable ?? 0} / ${b.rate_limited ?? 0} / ${b.hang ?? 0} / ${b.error_after_commit ?? 0} |`,
     `| time to converge (every live ticket Ready) | ${r.timings.convergeS ?? 'never'} s (limit ${r.config.convergeWithinMs / 1000} s): ${yes(r.checks.convergedInTime)} |`,
     `| bookings created (${r.bookings.createdUnderFire} while under fire) | ${r.bookings.created} |`,
-    `| idempotency keys used / recorded | ${r.bookings.idempotencyKeysUsed} / ${r.bookings.idempotencyKeysRecorded} |`,
+    `| idempotency keys used / recorded / of tickets deleted before booking | ${r.bookings.idempotencyKeysUsed} / ${r.bookings.idempotencyKeysRecorded} / ${r.bookings.idempotencyKeysOfDeletedTickets} |`,
     `| active bookings at the end | ${r.bookings.active} (live tickets ${r.workload.live}) |`,
     `| duplicates | ${r.checks.duplicates} |`,
     `| leaks | ${r.checks.leaks} |`,
