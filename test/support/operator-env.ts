@@ -31,6 +31,8 @@ export interface BookingEnv {
   client: BookingClient;
   /** Active bookings of a ticket (by its uid). */
   activeFor(uid: string): Promise<Booking[]>;
+  /** Idempotency keys of every POST /v1/bookings the service received, in order. */
+  keysSent: string[];
 }
 
 export async function startBookings(opts: Partial<BookingServiceOptions> = {}): Promise<BookingEnv> {
@@ -38,9 +40,16 @@ export async function startBookings(opts: Partial<BookingServiceOptions> = {}): 
   const tokenFile = join(dir, 'token');
   writeFileSync(tokenFile, 'test-token-0123456789\n', { mode: 0o600 });
   const dataDir = join(dir, 'data');
-  const service = await startBookingService({ dataDir, tokenFile, ...opts });
+  const keysSent: string[] = [];
+  const userLog = opts.log;
+  const log = (e: Record<string, unknown>) => {
+    if (e.msg === 'request' && e.method === 'POST' && e.path === '/v1/bookings' && typeof e.idempotencyKey === 'string') keysSent.push(e.idempotencyKey);
+    if (typeof userLog === 'function') userLog(e);
+    else if (userLog) process.stdout.write(`${JSON.stringify(e)}\n`);
+  };
+  const service = await startBookingService({ dataDir, tokenFile, ...opts, log });
   const client = new BookingClient({ baseUrl: service.url, tokenFile });
-  return { service, tokenFile, dataDir, client, activeFor: (uid) => client.listBookings({ owner: uid, state: 'active' }) };
+  return { service, tokenFile, dataDir, client, activeFor: (uid) => client.listBookings({ owner: uid, state: 'active' }), keysSent };
 }
 
 export interface ControllerOptions {
