@@ -235,7 +235,7 @@ async function finalize(latest: Latest, deps: ReconcileDeps): Promise<Result> {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
- * The key of a create that controllers before 0.4.0 may have left unsettled:
+ * The key of a create that earlier controllers (the released 0.1.0 to 0.3.0) may have left unsettled:
  * status.pendingBookingKey (up to 0.3.0 as first shipped), or a random key
  * `<uid>.<uuid>` in flights.com/external-name that is not yet the booking
  * status records. It is replayed before anything else, so an upgrade caught
