@@ -170,7 +170,8 @@ async function reconcileObject(latest: Latest, deps: ReconcileDeps): Promise<Res
   try {
     return latest.ticket.metadata.deletionTimestamp ? await finalize(latest, deps) : await sync(latest, deps);
   } catch (err) {
-    if (deps.signal?.aborted || err instanceof StaleCache) throw err; // stopped (lease lost): write nothing more
+    // Stopped (lease lost): write nothing more. A lagging cache: nothing to record, the caller goes on from the live ticket.
+    if (deps.signal?.aborted || err instanceof StaleCache) throw err;
     if (err instanceof PermanentBookingError) return recordPermanentFailure(latest.ticket, err, deps);
     if (err instanceof TransientBookingError) throw await recordTransientFailure(latest.ticket, err, deps);
     throw err; // e.g. a 409 from a stale cache: the queue retries with backoff
