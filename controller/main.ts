@@ -5,7 +5,7 @@
  * the kubeconfig comes from KUBECONFIG / ~/.kube/config or, in a pod, the
  * ServiceAccount.
  */
-import * as k8s from '@kubernetes/client-node';
+import { KubeConfig, type KubernetesObject } from './runtime/client-node';
 import { existsSync } from 'node:fs';
 import { BookingClient, type BookingRequestEvent } from './booking/client';
 import { PermanentBookingError } from './booking/errors';
@@ -139,7 +139,7 @@ function sweepMetrics(registry: Registry) {
  * our own writes: reacting to them would run a second reconcile at once,
  * cutting short a Retry-After backoff.
  */
-function needsReconcile(oldObj: k8s.KubernetesObject, newObj: k8s.KubernetesObject): boolean {
+function needsReconcile(oldObj: KubernetesObject, newObj: KubernetesObject): boolean {
   const a = oldObj.metadata ?? {};
   const b = newObj.metadata ?? {};
   return (
@@ -150,7 +150,7 @@ function needsReconcile(oldObj: k8s.KubernetesObject, newObj: k8s.KubernetesObje
 }
 
 export async function run(config: ControllerConfig, logger: Logger): Promise<void> {
-  const kc = new k8s.KubeConfig();
+  const kc = new KubeConfig();
   kc.loadFromDefault();
   const registry = createRegistry();
   const client = KubeClient.fromKubeConfig(kc, { registry });
@@ -159,7 +159,7 @@ export async function run(config: ControllerConfig, logger: Logger): Promise<voi
   const namespaces: (string | undefined)[] = config.watchNamespaces.length ? config.watchNamespaces : [undefined];
   const informers = namespaces.map(
     (ns) =>
-      new Informer<k8s.KubernetesObject>({
+      new Informer<KubernetesObject>({
         lw: kubeListerWatcher(client, TICKET_API, ns),
         name: `flighttickets.flights.com${ns ? `/${ns}` : ''}`,
         inactivityTimeoutMs: config.watchInactivityTimeoutMs,
