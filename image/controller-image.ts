@@ -20,6 +20,7 @@ import { chmodSync, copyFileSync, existsSync, readFileSync, rmSync } from 'node:
 import { join } from 'node:path';
 import { RELEASE } from '../infra/defaults';
 import { debianBase, NONROOT_USER, type DebianBase } from './base';
+import { SLIM_DEFINE, slimPlugin } from './bundle-slim';
 import { cachePath, cachedDir, REPO_ROOT, run } from './cache';
 import { buildImage, sha256, type BuildOptions, type BuiltImage, type ImageName, type ImageSpec, type LayerEntry } from './oci';
 
@@ -53,6 +54,8 @@ export interface BundleOptions {
   minifyIdentifiers?: boolean;
   /** Emit /app/controller.js.map and run node with --enable-source-maps. Default false. */
   sourcemap?: boolean;
+  /** Leave out what image/bundle-slim.ts lists. Default true; false only to measure what it saves. */
+  slim?: boolean;
 }
 
 export interface ControllerBundle {
@@ -62,6 +65,8 @@ export interface ControllerBundle {
   map?: Buffer;
   /** npm packages in the bundle, name -> bytes in output. */
   packages: Record<string, number>;
+  /** esbuild's account of every input and how many bytes of the output it became. */
+  metafile?: Metafile;
 }
 
 /**
@@ -95,6 +100,7 @@ export async function bundleController(opts: BundleOptions = {}): Promise<Contro
     metafile: true,
     write: false,
     logLevel: 'silent',
+    ...(opts.slim === false ? {} : { plugins: [slimPlugin], define: SLIM_DEFINE }),
   });
   const problems = result.warnings.filter((w) => /import\.meta|Could not resolve|will not be bundled/i.test(w.text));
   if (problems.length) throw new Error(`esbuild: ${problems.map((w) => `${w.location?.file ?? ''}:${w.location?.line ?? ''} ${w.text}`).join('\n')}`);
@@ -109,6 +115,7 @@ export async function bundleController(opts: BundleOptions = {}): Promise<Contro
     ...(legal && legal.contents.length ? { legal: Buffer.from(legal.contents) } : {}),
     ...(map ? { map: Buffer.from(map.contents) } : {}),
     packages: packageSizes(result.metafile),
+    metafile: result.metafile,
   };
 }
 
