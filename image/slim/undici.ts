@@ -15,5 +15,6 @@ export const getGlobalDispatcher = global.getGlobalDispatcher;
 export const setGlobalDispatcher = global.setGlobalDispatcher;
 export const errors: typeof undici.errors = require('undici/lib/core/errors');
 
-// undici's index does Object.assign(Dispatcher.prototype, api); request() is the one the controller sends with.
-Object.assign(Dispatcher.prototype, { request: require('undici/lib/api/api-request') });
+// undici's index does Object.assign(Dispatcher.prototype, api). request() is the one the
+// controller sends with; ProxyAgent opens its tunnels with connect() (HTTP CONNECT).
+Object.assign(Dispatcher.prototype, { request: require('undici/lib/api/api-request'), connect: require('undici/lib/api/api-connect') });
