@@ -119,6 +119,24 @@ export async function bundleController(opts: BundleOptions = {}): Promise<Contro
   };
 }
 
+/**
+ * The most the controller bundle may weigh (bytes of app/controller.js). Loaded
+ * code is most of the controller's idle RSS (docs/scale.md, Memory): 2.15 MB
+ * with client-node's whole generated API loaded 77 MiB, 565 KB loads 59 MiB.
+ * image/controller-bundle-budget.test.ts fails past it and names what grew.
+ */
+export const CONTROLLER_BUNDLE_BUDGET_BYTES = 600_000;
+
+/** Every input of the bundle and the bytes of output it became, largest first (from esbuild's metafile). */
+export function bundleContents(meta: Metafile): Array<{ input: string; bytes: number }> {
+  const out: Array<{ input: string; bytes: number }> = [];
+  for (const [name, output] of Object.entries(meta.outputs)) {
+    if (!name.endsWith('.js')) continue;
+    for (const [input, v] of Object.entries(output.inputs)) out.push({ input: input.replace(/^.*node_modules\//, ''), bytes: v.bytesInOutput });
+  }
+  return out.sort((a, b) => b.bytes - a.bytes);
+}
+
 function checkExternals(meta: Metafile): void {
   const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
   const bad = new Set<string>();
