@@ -28,7 +28,7 @@ import * as k8s from '@kubernetes/client-node';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { bundleController } from '../image/controller-image';
+import { bundleController, CONTROLLER_NODE_FLAGS } from '../image/controller-image';
 import { controllerRuntimeEnv } from '../infra/constructs/controller-deployment';
 import { LATEST_RELEASE } from '../infra/releases';
 import { KubeClient, PatchType, resourcePath } from '../controller/runtime/client';
@@ -42,8 +42,9 @@ const quick = argv.includes('--quick');
 const argNum = (name: string, def: number) => (argv.includes(`--${name}`) ? Number(argv[argv.indexOf(`--${name}`) + 1]) : def);
 const CONCURRENCY = 20;
 const SIZES = quick ? { ceiling: 300, burst1: 300, burst2: 600, held: 1000, max: 2000, steady: 10 } : { ceiling: 1000, burst1: 1000, burst2: 5000, held: 10_000, max: argNum('max', 50_000), steady: 30 };
-/** The controller runs with the Deployment's own Node.js settings. */
-const RUNTIME_ENV = controllerRuntimeEnv(LATEST_RELEASE.version);
+/** The controller runs with the Deployment's own Node.js settings and the image's Node.js flags. */
+const DEPLOYMENT_ENV = controllerRuntimeEnv(LATEST_RELEASE.version);
+const RUNTIME_ENV = { ...DEPLOYMENT_ENV, NODE_OPTIONS: [DEPLOYMENT_ENV.NODE_OPTIONS, ...CONTROLLER_NODE_FLAGS].filter(Boolean).join(' ') };
 const RESULTS = path.join(__dirname, 'results');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
