@@ -7,49 +7,16 @@
  * bearer tokens) and answers SelfSubjectReviews with who it thinks the caller
  * is. test/runtime/kubeconfig.test.ts does the same against a real kube-apiserver.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import * as http from 'node:http';
 import * as https from 'node:https';
-import * as net from 'node:net';
+import type * as net from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { issue, type Issued } from '../testenv/certs';
-import { REPO_ROOT } from './cache';
-import { bundleController, NODE_BINARY } from './controller-image';
+import { buildProbe, NODE, Probe, startConnectProxy, startSocks5Proxy } from './testdata/probe-helpers';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
-
-/** A JSON-lines child process and what it printed. */
-class Probe {
-  readonly lines: any[] = [];
-  private readonly child: ChildProcess;
-  constructor(bundle: string, args: string[], env: Record<string, string>) {
-    this.child = spawn(join(REPO_ROOT, NODE_BINARY), [bundle, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let rest = '';
-    this.child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      rest += d;
-      for (let nl = rest.indexOf('\n'); nl >= 0; nl = rest.indexOf('\n')) {
-        this.lines.push(JSON.parse(rest.slice(0, nl)));
-        rest = rest.slice(nl + 1);
-      }
-    });
-    this.child.stderr!.setEncoding('utf8').on('data', (d: string) => this.lines.push({ stderr: d }));
-  }
-  async until(pred: (line: any) => boolean, timeoutMs = 10_000): Promise<any> {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const hit = this.lines.find(pred);
-      if (hit) return hit;
-      if (Date.now() > end) throw new Error(`probe: no matching line in ${timeoutMs} ms; last lines: ${JSON.stringify(this.lines.slice(-5))}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  stop(): void {
-    this.child.kill('SIGKILL');
-  }
-}
 
 describe('the controller bundle with kubeconfig features (local HTTPS API server)', () => {
   let dir: string;
@@ -65,8 +32,7 @@ describe('the controller bundle with kubeconfig features (local HTTPS API server
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'bundle-kubeconfig-'));
-    bundle = join(dir, 'probe.js');
-    writeFileSync(bundle, (await bundleController({ entry: 'image/testdata/kube-probe.ts' })).js);
+    bundle = await buildProbe(dir);
     ca = issue({ subject: { commonName: 'test-ca' }, isCA: true });
     const serverCert = issue({ subject: { commonName: 'apiserver' }, issuer: ca, server: true, ips: ['127.0.0.1'] });
     clientCert = issue({ subject: { commonName: 'cert-user' }, issuer: ca, client: true });
@@ -128,7 +94,7 @@ describe('the controller bundle with kubeconfig features (local HTTPS API server
     writeFileSync(join(dir, 'client.key'), clientCert.keyPem);
     const file = kubeconfig('cert', { 'client-certificate': join(dir, 'client.crt'), 'client-key': join(dir, 'client.key') });
     const p = probe(['--watch', '/api/v1/namespaces/ns/configmaps'], { KUBECONFIG: file });
-    expect(await p.until((l) => l.user || l.error || l.fatal)).toEqual({ user: 'cert-user' });
+    expect(await p.firstAnswer()).toEqual({ user: 'cert-user' });
     expect(await p.until((l) => l.event)).toEqual({ event: 'ADDED', name: 'seen-by-cert-user' });
   });
 
@@ -144,9 +110,9 @@ describe('the controller bundle with kubeconfig features (local HTTPS API server
     );
     tokens.add('exec-1').add('exec-2');
     cleanups.push(() => tokens.clear());
-    const file = kubeconfig('exec', { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: join(REPO_ROOT, NODE_BINARY), args: [plugin], interactiveMode: 'Never' } });
+    const file = kubeconfig('exec', { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: NODE, args: [plugin], interactiveMode: 'Never' } });
     const p = probe(['--auth-ttl', '300', '--watch', '/api/v1/namespaces/ns/configmaps'], { KUBECONFIG: file });
-    expect(await p.until((l) => l.user || l.error || l.fatal)).toEqual({ user: 'token:exec-1' });
+    expect(await p.firstAnswer()).toEqual({ user: 'token:exec-1' });
     expect(await p.until((l) => l.event)).toEqual({ event: 'ADDED', name: 'seen-by-token:exec-1' });
     await p.until((l) => l.user === 'token:exec-2', 10_000);
   });
@@ -161,7 +127,7 @@ describe('the controller bundle with kubeconfig features (local HTTPS API server
     tokens.add('sa-old');
     cleanups.push(() => tokens.clear());
     const p = probe(['--in-cluster', sa, '--interval', '1000'], { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(port) });
-    expect(await p.until((l) => l.user || l.error || l.fatal)).toEqual({ user: 'token:sa-old' });
+    expect(await p.firstAnswer()).toEqual({ user: 'token:sa-old' });
     // The kubelet's rotation: a new token in the file, the old one revoked.
     writeFileSync(join(saDir, 'token'), 'sa-new');
     tokens.add('sa-new');
@@ -170,69 +136,23 @@ describe('the controller bundle with kubeconfig features (local HTTPS API server
     await p.until((l) => l.user === 'token:sa-new', 75_000);
   }, 100_000);
 
-  it('GIVEN proxy-url http:// THEN requests and the watch go through the proxy (CONNECT)', async () => {
-    const connects: string[] = [];
-    const proxy = http.createServer();
-    proxy.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
-      connects.push(req.url!);
-      const [host, p] = req.url!.split(':');
-      const upstream = net.connect(Number(p), host, () => {
-        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-        upstream.write(head);
-        upstream.pipe(client).pipe(upstream);
-      });
-      upstream.on('error', () => client.destroy());
-      client.on('error', () => upstream.destroy());
-    });
-    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-    cleanups.push(() => {
-      proxy.closeAllConnections();
-      proxy.close();
-    });
-    const file = kubeconfig('proxy', { 'client-certificate-data': b64(clientCert.certPem), 'client-key-data': b64(clientCert.keyPem) }, { 'proxy-url': `http://127.0.0.1:${(proxy.address() as net.AddressInfo).port}` });
+  it.each([
+    ['http://', startConnectProxy],
+    ['socks5://', startSocks5Proxy],
+  ])('GIVEN proxy-url %s THEN requests and the watch go through the proxy', async (_scheme, start) => {
+    const proxy = await start();
+    cleanups.push(() => proxy.close());
+    const file = kubeconfig('proxy', { 'client-certificate-data': b64(clientCert.certPem), 'client-key-data': b64(clientCert.keyPem) }, { 'proxy-url': proxy.url });
     const p = probe(['--watch', '/api/v1/namespaces/ns/configmaps'], { KUBECONFIG: file });
-    expect(await p.until((l) => l.user || l.error || l.fatal)).toEqual({ user: 'cert-user' });
+    expect(await p.firstAnswer()).toEqual({ user: 'cert-user' });
     expect(await p.until((l) => l.event)).toEqual({ event: 'ADDED', name: 'seen-by-cert-user' });
-    expect(connects.length).toBeGreaterThanOrEqual(2); // the request pool and the watch's own connection
-    expect(new Set(connects)).toEqual(new Set([`127.0.0.1:${port}`]));
-  });
-
-  it('GIVEN proxy-url socks5:// THEN requests and the watch go through the SOCKS5 proxy', async () => {
-    const tunnels: string[] = [];
-    const socks = net.createServer((client) => {
-      client.once('data', () => {
-        client.write(Buffer.from([5, 0])); // no authentication
-        client.once('data', (req) => {
-          // VER CMD RSV ATYP ADDR PORT; IPv4 (1) or a domain name (3)
-          const host = req[3] === 1 ? [...req.subarray(4, 8)].join('.') : req.subarray(5, 5 + req[4]).toString();
-          const p = req.readUInt16BE(req.length - 2);
-          tunnels.push(`${host}:${p}`);
-          const upstream = net.connect(p, host, () => {
-            client.write(Buffer.from([5, 0, 0, 1, 127, 0, 0, 1, 0, 0]));
-            upstream.pipe(client).pipe(upstream);
-          });
-          upstream.on('error', () => client.destroy());
-          client.on('error', () => upstream.destroy());
-        });
-      });
-    });
-    await new Promise<void>((r) => socks.listen(0, '127.0.0.1', r));
-    const open = new Set<net.Socket>();
-    socks.on('connection', (s) => open.add(s));
-    cleanups.push(() => {
-      for (const s of open) s.destroy();
-      socks.close();
-    });
-    const file = kubeconfig('socks', { 'client-certificate-data': b64(clientCert.certPem), 'client-key-data': b64(clientCert.keyPem) }, { 'proxy-url': `socks5://127.0.0.1:${(socks.address() as net.AddressInfo).port}` });
-    const p = probe(['--watch', '/api/v1/namespaces/ns/configmaps'], { KUBECONFIG: file });
-    expect(await p.until((l) => l.user || l.error || l.fatal)).toEqual({ user: 'cert-user' });
-    expect(await p.until((l) => l.event)).toEqual({ event: 'ADDED', name: 'seen-by-cert-user' });
-    expect(new Set(tunnels)).toEqual(new Set([`127.0.0.1:${port}`]));
+    expect(proxy.tunnels.length).toBeGreaterThanOrEqual(2); // the request pool's connection and the watch's own
+    expect(new Set(proxy.tunnels)).toEqual(new Set([`127.0.0.1:${port}`]));
   });
 
   it('GIVEN an auth-provider the bundle leaves out (oidc) THEN each request fails saying to use an exec plugin', async () => {
     const file = kubeconfig('oidc', { 'auth-provider': { name: 'oidc', config: { 'idp-issuer-url': 'https://127.0.0.1:1', 'client-id': 'x', 'id-token': 'y' } } });
     const p = probe([], { KUBECONFIG: file });
-    expect((await p.until((l) => l.user || l.error || l.fatal)).error).toMatch(/auth-provider "oidc" is not in the controller bundle.*exec credential plugin/);
+    expect((await p.firstAnswer()).error).toMatch(/auth-provider "oidc" is not in the controller bundle.*exec credential plugin/);
   });
 });
