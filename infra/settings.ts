@@ -13,8 +13,8 @@ export interface OperatorSettings {
   readonly replicas: number;
   /**
    * Tickets the active controller reconciles at once (its --concurrency).
-   * Unset: the controller's own default (controller/config.ts), sized by
-   * npm run bench (docs/scale.md, Workers).
+   * Unset: the controller's own default (8, controller/config.ts), sized by
+   * measurement (docs/scale.md, Workers).
    */
   readonly workers?: number;
   /** Namespace of the controller in the plain manifests. */
