@@ -5,7 +5,7 @@
  * the kubeconfig comes from KUBECONFIG / ~/.kube/config or, in a pod, the
  * ServiceAccount.
  */
-import * as k8s from '@kubernetes/client-node';
+import { KubeConfig, type KubernetesObject } from './runtime/client-node';
 import { existsSync } from 'node:fs';
 import { BookingClient, type BookingRequestEvent } from './booking/client';
 import { PermanentBookingError } from './booking/errors';
@@ -135,7 +135,7 @@ function sweepMetrics(registry: Registry) {
 }
 
 export async function run(config: ControllerConfig, logger: Logger): Promise<void> {
-  const kc = new k8s.KubeConfig();
+  const kc = new KubeConfig();
   kc.loadFromDefault();
   const registry = createRegistry();
   const client = KubeClient.fromKubeConfig(kc, { registry });
@@ -144,7 +144,7 @@ export async function run(config: ControllerConfig, logger: Logger): Promise<voi
   const namespaces: (string | undefined)[] = config.watchNamespaces.length ? config.watchNamespaces : [undefined];
   const informers = namespaces.map(
     (ns) =>
-      new Informer<k8s.KubernetesObject>({
+      new Informer<KubernetesObject>({
         lw: kubeListerWatcher(client, TICKET_API, ns),
         name: `flighttickets.flights.com${ns ? `/${ns}` : ''}`,
         inactivityTimeoutMs: config.watchInactivityTimeoutMs,

@@ -20,6 +20,7 @@ import { chmodSync, copyFileSync, existsSync, readFileSync, rmSync } from 'node:
 import { join } from 'node:path';
 import { RELEASE } from '../infra/defaults';
 import { debianBase, NONROOT_USER, type DebianBase } from './base';
+import { SLIM_DEFINE, slimPlugin } from './bundle-slim';
 import { cachePath, cachedDir, REPO_ROOT, run } from './cache';
 import { buildImage, sha256, type BuildOptions, type BuiltImage, type ImageName, type ImageSpec, type LayerEntry } from './oci';
 
@@ -28,6 +29,15 @@ export const CONTROLLER_ENTRY = 'controller/main.ts';
 /** The Node binary the project runs on (npm package `node`, version pinned in package.json). */
 export const NODE_BINARY = 'node_modules/node/bin/node';
 export const CONTROLLER_REPOSITORY = 'ghcr.io/flight-operator/controller';
+/**
+ * Node.js flags the image starts the controller with (npm run bench passes the
+ * same). --no-node-snapshot: Node builds its start-up state from its own
+ * sources instead of deserializing the whole built-in snapshot; the controller,
+ * which loads few of Node's modules, then idles about 3.5 MiB lower (61.9-62.8
+ * against 65.7-66.3 MiB, six runs each against a local API server) for about
+ * 0.1 s more start-up (docs/scale.md, Memory).
+ */
+export const CONTROLLER_NODE_FLAGS: readonly string[] = ['--no-node-snapshot'];
 export const METRICS_PORT = 8080;
 export const HEALTH_PORT = 8081;
 
@@ -53,6 +63,8 @@ export interface BundleOptions {
   minifyIdentifiers?: boolean;
   /** Emit /app/controller.js.map and run node with --enable-source-maps. Default false. */
   sourcemap?: boolean;
+  /** Leave out what image/bundle-slim.ts lists. Default true; false only to measure what it saves. */
+  slim?: boolean;
 }
 
 export interface ControllerBundle {
@@ -62,6 +74,8 @@ export interface ControllerBundle {
   map?: Buffer;
   /** npm packages in the bundle, name -> bytes in output. */
   packages: Record<string, number>;
+  /** esbuild's account of every input and how many bytes of the output it became. */
+  metafile?: Metafile;
 }
 
 /**
@@ -91,10 +105,11 @@ export async function bundleController(opts: BundleOptions = {}): Promise<Contro
     sourcemap: opts.sourcemap ? 'linked' : false,
     sourcesContent: false,
     legalComments: minify ? 'external' : 'inline',
-    charset: 'utf8',
+    charset: 'ascii',
     metafile: true,
     write: false,
     logLevel: 'silent',
+    ...(opts.slim === false ? {} : { plugins: [slimPlugin], define: SLIM_DEFINE }),
   });
   const problems = result.warnings.filter((w) => /import\.meta|Could not resolve|will not be bundled/i.test(w.text));
   if (problems.length) throw new Error(`esbuild: ${problems.map((w) => `${w.location?.file ?? ''}:${w.location?.line ?? ''} ${w.text}`).join('\n')}`);
@@ -109,7 +124,26 @@ export async function bundleController(opts: BundleOptions = {}): Promise<Contro
     ...(legal && legal.contents.length ? { legal: Buffer.from(legal.contents) } : {}),
     ...(map ? { map: Buffer.from(map.contents) } : {}),
     packages: packageSizes(result.metafile),
+    metafile: result.metafile,
   };
+}
+
+/**
+ * The most the controller bundle may weigh (bytes of app/controller.js). Loaded
+ * code is most of the controller's idle RSS (docs/scale.md, Memory): 2.15 MB
+ * with client-node's whole generated API loaded 77 MiB, 565 KB loads 59 MiB.
+ * image/controller-bundle-budget.test.ts fails past it and names what grew.
+ */
+export const CONTROLLER_BUNDLE_BUDGET_BYTES = 600_000;
+
+/** Every input of the bundle and the bytes of output it became, largest first (from esbuild's metafile). */
+export function bundleContents(meta: Metafile): Array<{ input: string; bytes: number }> {
+  const out: Array<{ input: string; bytes: number }> = [];
+  for (const [name, output] of Object.entries(meta.outputs)) {
+    if (!name.endsWith('.js')) continue;
+    for (const [input, v] of Object.entries(output.inputs)) out.push({ input: input.replace(/^.*node_modules\//, ''), bytes: v.bytesInOutput });
+  }
+  return out.sort((a, b) => b.bytes - a.bytes);
 }
 
 function checkExternals(meta: Metafile): void {
@@ -194,7 +228,7 @@ export function controllerImageSpec(inputs: ControllerImageInputs, epoch?: numbe
   ];
   if (inputs.bundle.legal) app.push({ type: 'file', path: 'app/controller.js.LEGAL.txt', content: inputs.bundle.legal, mode: 0o644 });
   if (inputs.bundle.map) app.push({ type: 'file', path: 'app/controller.js.map', content: inputs.bundle.map, mode: 0o644 });
-  const node = ['/nodejs/bin/node', ...(inputs.sourcemap && inputs.bundle.map ? ['--enable-source-maps'] : [])];
+  const node = ['/nodejs/bin/node', ...CONTROLLER_NODE_FLAGS, ...(inputs.sourcemap && inputs.bundle.map ? ['--enable-source-maps'] : [])];
   return {
     ...(epoch !== undefined ? { epoch } : {}),
     layers: [

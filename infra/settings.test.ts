@@ -7,6 +7,8 @@ describe('validateSettings', () => {
   test.each<[string, Partial<OperatorSettings>, string]>([
     ['replicas below 1', { replicas: 0 }, 'invalid operator setting "replicas": must be a whole number of at least 1, got 0'],
     ['fractional replicas', { replicas: 1.5 }, 'invalid operator setting "replicas": must be a whole number of at least 1, got 1.5'],
+    ['no workers', { workers: 0 }, 'invalid operator setting "workers": must be a whole number from 1 to 100 (the controller\'s --concurrency), got 0'],
+    ['more workers than the controller takes', { workers: 101 }, 'invalid operator setting "workers": must be a whole number from 1 to 100'],
     ['an image with neither digest nor tag', { image: 'registry.example/flight/controller' }, 'has neither a digest (@sha256:...) nor a tag (:v1)'],
     ['an image with a malformed digest', { image: 'registry.example/c@sha256:xyz' }, 'invalid operator setting "image": "registry.example/c@sha256:xyz" is not an image reference'],
     ['a version that is not semver', { version: '1.0' }, 'invalid operator setting "version": "1.0" is not semver (expected e.g. 0.1.0)'],

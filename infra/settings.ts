@@ -11,6 +11,12 @@ export interface OperatorSettings {
   readonly image: string;
   /** Controller replicas; leader election keeps one active. */
   readonly replicas: number;
+  /**
+   * Tickets the active controller reconciles at once (its --concurrency).
+   * Unset: the controller's own default (8, controller/config.ts), sized by
+   * measurement (docs/scale.md, Workers).
+   */
+  readonly workers?: number;
   /** Namespace of the controller in the plain manifests. */
   readonly namespace: string;
   /** OLM package and channel. */
@@ -86,6 +92,9 @@ export function validateSettings(s: OperatorSettings): OperatorSettings {
   }
   if (!Number.isInteger(s.replicas) || s.replicas < 1) {
     throw new SettingsError('replicas', `must be a whole number of at least 1, got ${s.replicas}`);
+  }
+  if (s.workers !== undefined && (!Number.isInteger(s.workers) || s.workers < 1 || s.workers > 100)) {
+    throw new SettingsError('workers', `must be a whole number from 1 to 100 (the controller's --concurrency), got ${s.workers}`);
   }
   if (!DNS_LABEL.test(s.namespace)) throw new SettingsError('namespace', `"${s.namespace}" is not a DNS label`);
   if (!DNS_LABEL.test(s.packageName)) throw new SettingsError('packageName', `"${s.packageName}" is not a DNS label`);

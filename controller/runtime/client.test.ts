@@ -11,10 +11,9 @@ import {
   isAlreadyExists,
   isConflict,
   isNotFound,
-  makeInstrumentedApiClient,
-  mergePatchOptions,
   resourcePath,
 } from './client';
+import { makeInstrumentedApiClient, mergePatchOptions } from './typed-client';
 import { stripManagedFields } from './informer';
 
 const cms = { group: '', version: 'v1', plural: 'configmaps' };

@@ -14,11 +14,11 @@
  *
  * Transport is the seam for tests: a function from request to status+body.
  */
-import * as k8s from '@kubernetes/client-node';
+import { ApiException, HttpMethod, KubeConfig, RequestContext, type KubernetesObject } from './client-node';
 import { createHash } from 'node:crypto';
 import { getGlobalDispatcher, type Dispatcher } from 'undici';
 import type { Registry } from 'prom-client';
-import { flatHeaders } from './headers';
+import { flatHeaders, USER_AGENT } from './headers';
 import { restClientMetrics, type RestClientMetrics } from './metrics';
 
 /** Identifies a resource collection. group '' = core (/api/v1). */
@@ -74,7 +74,7 @@ export interface JsonPatchOp {
  * A failed API call. Extends client-node's ApiException so `err.code` works
  * the same as for the generated clients.
  */
-export class KubeApiError extends k8s.ApiException<unknown> {
+export class KubeApiError extends ApiException<unknown> {
   /** metav1.Status reason, e.g. NotFound, Conflict, AlreadyExists, Expired. */
   readonly reason?: string;
   /** From Retry-After (seconds) or Status.details.retryAfterSeconds. */
@@ -141,13 +141,13 @@ export class KubeClient {
     private readonly transport: Transport,
     opts: KubeClientOptions = {},
     /** Kept so watch-based code (informers) can reuse the same credentials. */
-    readonly kubeConfig?: k8s.KubeConfig,
+    readonly kubeConfig?: KubeConfig,
   ) {
     this.metrics = opts.registry ? restClientMetrics(opts.registry) : undefined;
     this.host = opts.host ?? 'fake';
   }
 
-  static fromKubeConfig(kc: k8s.KubeConfig, opts: KubeClientOptions = {}): KubeClient {
+  static fromKubeConfig(kc: KubeConfig, opts: KubeClientOptions = {}): KubeClient {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster');
     return new KubeClient(kubeConfigTransport(kc, { authTtlMs: opts.authTtlMs }), { host: new URL(cluster.server).host, ...opts }, kc);
@@ -181,12 +181,12 @@ export class KubeClient {
     return parsed as T;
   }
 
-  get<T = k8s.KubernetesObject>(rt: ResourceType, namespace: string | undefined, name: string, signal?: AbortSignal): Promise<T> {
+  get<T = KubernetesObject>(rt: ResourceType, namespace: string | undefined, name: string, signal?: AbortSignal): Promise<T> {
     return this.request<T>({ method: 'GET', path: resourcePath(rt, namespace, name), signal });
   }
 
   /** One page of a list; pass `continue` from the previous page's metadata. */
-  listPage<T = k8s.KubernetesObject>(
+  listPage<T = KubernetesObject>(
     rt: ResourceType,
     namespace: string | undefined,
     query: Query = {},
@@ -196,7 +196,7 @@ export class KubeClient {
   }
 
   /** All pages (limit 500 per page, like client-go's pager). */
-  async list<T = k8s.KubernetesObject>(
+  async list<T = KubernetesObject>(
     rt: ResourceType,
     namespace?: string,
     opts: {
@@ -229,16 +229,16 @@ export class KubeClient {
     return { items, resourceVersion: rv };
   }
 
-  create<T = k8s.KubernetesObject>(rt: ResourceType, namespace: string | undefined, body: unknown, query?: Query): Promise<T> {
+  create<T = KubernetesObject>(rt: ResourceType, namespace: string | undefined, body: unknown, query?: Query): Promise<T> {
     return this.request<T>({ method: 'POST', path: resourcePath(rt, namespace), body, query });
   }
 
   /** PUT: optimistic concurrency via body.metadata.resourceVersion (409 if stale). */
-  replace<T = k8s.KubernetesObject>(rt: ResourceType, namespace: string | undefined, name: string, body: unknown, subresource?: string): Promise<T> {
+  replace<T = KubernetesObject>(rt: ResourceType, namespace: string | undefined, name: string, body: unknown, subresource?: string): Promise<T> {
     return this.request<T>({ method: 'PUT', path: resourcePath(rt, namespace, name, subresource), body });
   }
 
-  patch<T = k8s.KubernetesObject>(
+  patch<T = KubernetesObject>(
     rt: ResourceType,
     namespace: string | undefined,
     name: string,
@@ -307,11 +307,10 @@ interface Auth {
  *   CPU on both ends) and redirects are not followed (the apiserver sends none
  *   for API paths; a 3xx becomes a KubeApiError like any non-2xx).
  */
-export function kubeConfigTransport(kc: k8s.KubeConfig, opts: KubeConfigTransportOptions = {}): Transport {
+export function kubeConfigTransport(kc: KubeConfig, opts: KubeConfigTransportOptions = {}): Transport {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('kubeconfig has no current cluster');
   const authTtlMs = opts.authTtlMs ?? 5_000;
-  const server = new k8s.ServerConfiguration(cluster.server, {});
   const base = new URL(cluster.server);
   const origin = base.origin;
   const prefix = base.pathname.replace(/\/+$/, '');
@@ -321,7 +320,7 @@ export function kubeConfigTransport(kc: k8s.KubeConfig, opts: KubeConfigTranspor
 
   /** client-node's auth for one throw-away request context, mapped onto the shared Agent. */
   const applyAuth = async (): Promise<Auth> => {
-    const ctx = server.makeRequestContext('/', 'GET');
+    const ctx = new RequestContext(`${cluster.server}/`, HttpMethod.GET);
     await kc.applySecurityAuthentication(ctx);
     const fresh = ctx.getDispatcher();
     let dispatcher: Dispatcher;
@@ -413,8 +412,6 @@ export function kubeConfigTransport(kc: k8s.KubeConfig, opts: KubeConfigTranspor
   };
 }
 
-/** Sent as undici's fetch sent it, so the apiserver's audit log and metrics see no change. */
-const USER_AGENT = 'undici';
 
 
 function sameHeaders(a: Record<string, string>, b: Record<string, string>): boolean {
@@ -423,58 +420,11 @@ function sameHeaders(a: Record<string, string>, b: Record<string, string>): bool
 }
 
 /** What decides the TLS connection: CA, client certificate and key, server name. */
-async function tlsFingerprint(kc: k8s.KubeConfig): Promise<string> {
+async function tlsFingerprint(kc: KubeConfig): Promise<string> {
   const opts: { ca?: unknown; cert?: unknown; key?: unknown; servername?: string; rejectUnauthorized?: boolean } = {};
   // applyOptions is private in the typings but is what applySecurityAuthentication itself calls.
   await (kc as unknown as { applyOptions(o: object): Promise<void> }).applyOptions(opts);
   return createHash('sha256')
     .update(JSON.stringify([kc.getCurrentCluster()?.server, String(opts.ca ?? ''), String(opts.cert ?? ''), String(opts.key ?? ''), opts.servername, opts.rejectUnauthorized]))
     .digest('hex');
-}
-
-/**
- * kc.makeApiClient, but every request is counted in rest_client_requests_total.
- * Use for the generated typed APIs (CoreV1Api, CustomObjectsApi, ...).
- */
-export function makeInstrumentedApiClient<T>(
-  kc: k8s.KubeConfig,
-  apiClientType: new (config: k8s.Configuration) => T,
-  registry: Registry,
-): T {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new Error('kubeconfig has no current cluster');
-  const host = new URL(cluster.server).host;
-  const metrics = restClientMetrics(registry);
-  const inner = new k8s.IsomorphicFetchHttpLibrary();
-  const httpApi = k8s.wrapHttpLibrary({
-    async send(ctx: k8s.RequestContext) {
-      const start = performance.now();
-      const method = ctx.getHttpMethod();
-      try {
-        const res = await inner.send(ctx).toPromise();
-        metrics.observe(method, host, res.httpStatusCode, (performance.now() - start) / 1000);
-        return res;
-      } catch (err) {
-        metrics.observe(method, host, '<error>', (performance.now() - start) / 1000);
-        throw err;
-      }
-    },
-  });
-  const config = k8s.createConfiguration({
-    baseServer: new k8s.ServerConfiguration(cluster.server, {}),
-    authMethods: { default: kc },
-    httpApi,
-  });
-  return new apiClientType(config);
-}
-
-/**
- * Per-call options that make a generated client-node PATCH send a JSON merge
- * patch. Verified in 2.0.1: generated patch methods default the Content-Type
- * to application/json-patch+json and middleware `pre` runs after that, so
- * this header wins. Usage:
- *   api.patchNamespacedCustomObjectStatus({...}, mergePatchOptions())
- */
-export function mergePatchOptions(): k8s.ConfigurationOptions {
-  return k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 }

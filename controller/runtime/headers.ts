@@ -9,3 +9,6 @@ export function flatHeaders(h: Record<string, string | string[] | undefined>): R
   }
   return out;
 }
+
+/** Sent as undici's fetch sent it, so the apiserver's audit log and metrics see no change. */
+export const USER_AGENT = 'undici';

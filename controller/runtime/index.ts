@@ -5,6 +5,7 @@
  */
 export * from './backoff';
 export * from './client';
+export * from './typed-client';
 export * from './conditions';
 export * from './controller';
 export * from './events';

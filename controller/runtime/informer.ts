@@ -18,11 +18,12 @@
  * Handlers must only enqueue keys: they run synchronously inside the event
  * loop of the watch. Exceptions are caught, logged and counted.
  */
-import * as k8s from '@kubernetes/client-node';
+import type { KubernetesObject } from './client-node';
 import type { Registry } from 'prom-client';
 import { Backoff, sleep, type BackoffOptions } from './backoff';
 import { errorCode, resourcePath, type KubeClient, type ResourceType } from './client';
 import { noopLogger, type Logger } from './logger';
+import { watchStream } from './watch';
 import { getOrCreateCounter } from './metrics';
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
@@ -45,8 +46,8 @@ export interface ListerWatcher<T> {
   watch(opts: WatchOptions, onEvent: (type: WatchEventType, obj: any) => void, onDone: (err?: unknown) => void): Promise<() => void>;
 }
 
-/** ListerWatcher for a real apiserver: paginated list via KubeClient, watch via client-node's Watch. */
-export function kubeListerWatcher<T extends k8s.KubernetesObject>(
+/** ListerWatcher for a real apiserver: paginated list via KubeClient, watch via watchStream (client-node's auth). */
+export function kubeListerWatcher<T extends KubernetesObject>(
   client: KubeClient,
   resource: ResourceType,
   namespace?: string,
@@ -57,36 +58,26 @@ export function kubeListerWatcher<T extends k8s.KubernetesObject>(
   const path = resourcePath(resource, namespace);
   return {
     list: ({ labelSelector, signal, transform }) => client.list<T>(resource, namespace, { labelSelector, signal, transform }),
-    async watch(o, onEvent, onDone) {
-      const w = new k8s.Watch(kc);
-      // Watch has a private 30 s inactivity timer that also bounds connect time.
-      // Idle watches only get a bookmark about once a minute, so at 30 s it would
-      // kill healthy watches; our own watchdog decides staleness. Keep it as a
-      // connect/backstop timeout only.
-      w['requestTimeoutMs'] = opts.connectTimeoutMs ?? 10 * 60_000;
-      const ctrl = await w.watch(
+    watch: (o, onEvent, onDone) =>
+      // Each stream runs on its own connection (watchStream), so ending one drops exactly
+      // the connection that went stale and nothing of the shared pool: lease renewals and
+      // status writes in progress there must not die because a watch ended.
+      watchStream(
+        kc,
         path,
-        {
-          resourceVersion: o.resourceVersion,
-          labelSelector: o.labelSelector,
-          timeoutSeconds: o.timeoutSeconds,
-          allowWatchBookmarks: o.allowWatchBookmarks,
-        },
+        { resourceVersion: o.resourceVersion, labelSelector: o.labelSelector, timeoutSeconds: o.timeoutSeconds, allowWatchBookmarks: o.allowWatchBookmarks },
         (type, obj) => onEvent(type as WatchEventType, obj),
         (err) => onDone(err ?? undefined),
-      );
-      // Ends this watch only. Watch streams run on their own connection (client-node
-      // gives each its own dispatcher), so aborting one drops exactly the connection
-      // that went stale and nothing of the shared pool: lease renewals and status
-      // writes in progress there must not die because a watch ended. A pooled socket
-      // that is dead too is dropped by the request that times out on it.
-      return () => ctrl.abort();
-    },
+        // Idle watches only get a bookmark about once a minute, so a short idle timer would
+        // kill healthy watches; the informer's own watchdog decides staleness. This one is a
+        // connect/backstop timeout only (client-node's Watch hard-codes 30 s).
+        { idleTimeoutMs: opts.connectTimeoutMs ?? 10 * 60_000 },
+      ),
   };
 }
 
 /** "namespace/name", or "name" for cluster-scoped objects (client-go MetaNamespaceKeyFunc). */
-export function objectKey(obj: k8s.KubernetesObject): string {
+export function objectKey(obj: KubernetesObject): string {
   const ns = obj.metadata?.namespace;
   return ns ? `${ns}/${obj.metadata?.name}` : `${obj.metadata?.name}`;
 }
@@ -98,7 +89,7 @@ export function splitKey(key: string): { namespace?: string; name: string } {
 }
 
 /** Default transform: drop metadata.managedFields (often 20-40% of an object; never useful to a controller). */
-export function stripManagedFields<T extends k8s.KubernetesObject>(obj: T): T {
+export function stripManagedFields<T extends KubernetesObject>(obj: T): T {
   if (!obj.metadata?.managedFields) return obj;
   const { managedFields: _drop, ...metadata } = obj.metadata;
   return { ...obj, metadata };
@@ -138,7 +129,7 @@ export interface InformerOptions<T> {
 type Ending = { kind: 'closed' } | { kind: 'gone' } | { kind: 'stale' } | { kind: 'stopped' } | { kind: 'error'; err: unknown };
 type Outcome = Ending & { events: number; ms: number };
 
-export class Informer<T extends k8s.KubernetesObject> {
+export class Informer<T extends KubernetesObject> {
   readonly name: string;
   private cache = new Map<string, T>();
   private rv = '';

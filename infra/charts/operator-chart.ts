@@ -41,6 +41,7 @@ export class OperatorChart extends Chart {
       namespace: s.namespace,
       image: s.image,
       replicas: s.replicas,
+      ...(s.workers !== undefined ? { workers: s.workers } : {}),
       serviceAccount: this.rbac.serviceAccount,
       bookingApiUrl: s.bookingApiUrl,
       bookingCredentialsSecret: s.bookingCredentialsSecret,

@@ -198,3 +198,13 @@ describe('OperatorChart', () => {
     );
   });
 });
+
+describe('the workers setting', () => {
+  test('GIVEN settings.workers THEN the plain manifests and the CSV run the controller with that --concurrency', () => {
+    const withWorkers = defaultSettings({ image: settings.image, workers: 12 });
+    const deployment = Testing.synth(new OperatorChart(Testing.app(), 'plain', { settings: withWorkers })).find((o) => o.kind === 'Deployment');
+    expect(deployment.spec.template.spec.containers[0].args).toContain('--concurrency=12');
+    const csv = Testing.synth(new BundleChart(Testing.app(), 'bundle', { settings: withWorkers })).find((o) => o.kind === 'ClusterServiceVersion');
+    expect(csv.spec.install.spec.deployments[0].spec.template.spec.containers[0].args).toContain('--concurrency=12');
+  });
+});

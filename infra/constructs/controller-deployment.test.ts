@@ -4,7 +4,7 @@ import { ControllerDeployment, controllerRuntimeEnv } from './controller-deploym
 
 const DIGEST_IMAGE = `registry.example/flight/controller@sha256:${'a'.repeat(64)}`;
 
-function synth() {
+function synth(extra: { workers?: number } = {}) {
   // GIVEN a controller deployment with two replicas and a digest-pinned image
   const chart = new Chart(Testing.app(), 'test');
   const serviceAccount = new kplus.ServiceAccount(chart, 'sa', { metadata: { name: 'ctrl', namespace: 'ops' } });
@@ -16,6 +16,7 @@ function synth() {
     bookingApiUrl: 'https://booking.example/v1',
     bookingCredentialsSecret: 'booking-creds',
     version: '1.2.3',
+    ...extra,
   });
   // WHEN synthesized
   const objects = Testing.synth(chart);
@@ -54,6 +55,11 @@ describe('ControllerDeployment', () => {
     expect(deployment.spec.template.metadata.labels).toEqual({ ...deployment.spec.selector.matchLabels, 'app.kubernetes.io/version': '1.2.3' });
     expect(deployment.metadata.labels['app.kubernetes.io/version']).toBe('1.2.3');
     expect(manager.args).toEqual(['--leader-elect', '--metrics-bind-address=:8080', '--health-probe-bind-address=:8081']);
+  });
+
+  test('GIVEN workers THEN the controller runs with that --concurrency; without, with its own default', () => {
+    expect(synth({ workers: 8 }).manager.args).toEqual(['--leader-elect', '--metrics-bind-address=:8080', '--health-probe-bind-address=:8081', '--concurrency=8']);
+    expect(synth().manager.args).not.toContainEqual(expect.stringMatching(/^--concurrency/));
   });
 
   test('has CPU, memory and ephemeral-storage requests and limits, and probes on the health port', () => {

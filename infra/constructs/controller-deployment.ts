@@ -31,6 +31,8 @@ export interface ControllerDeploymentProps {
   readonly bookingCredentialsSecret: string;
   /** Operator version: label app.kubernetes.io/version on the Deployment and its pods (never in the selector). */
   readonly version?: string;
+  /** Tickets reconciled at once (--concurrency); unset: the controller's default. */
+  readonly workers?: number;
 }
 
 /** Labels that select the controller's pods; fixed, because a Deployment selector is immutable. */
@@ -94,7 +96,12 @@ export class ControllerDeployment extends Construct {
       name: 'manager',
       image: props.image,
       imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
-      args: ['--leader-elect', `--metrics-bind-address=:${METRICS_PORT}`, `--health-probe-bind-address=:${HEALTH_PORT}`],
+      args: [
+        '--leader-elect',
+        `--metrics-bind-address=:${METRICS_PORT}`,
+        `--health-probe-bind-address=:${HEALTH_PORT}`,
+        ...(props.workers !== undefined ? [`--concurrency=${props.workers}`] : []),
+      ],
       ports: [
         { name: 'metrics', number: METRICS_PORT },
         { name: 'health', number: HEALTH_PORT },
