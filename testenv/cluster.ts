@@ -32,6 +32,7 @@ import path from 'node:path';
 import { Binaries, REPO_ROOT, resolveBinaries } from './binaries';
 import { ControlPlaneNetwork, KWOK_NODE_ANNOTATION, POD_CIDR, SERVICE_CIDR, specs } from './components';
 import { ensurePki, kubeconfigYaml, KUBERNETES_SERVICE_IP } from './pki';
+import { removeNetwork, stopNode } from './real-node/cleanup';
 
 export const COMPONENTS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok'] as const;
 export type Component = (typeof COMPONENTS)[number];
@@ -228,13 +229,18 @@ export async function stopCluster(dir: string, opts: { keepDir?: boolean; graceM
       signalGroup(watchdog, 'SIGKILL');
       await killProcesses(dir, [watchdog], 1000);
     }
+    // A real node beside it (testenv/real-node/) goes first: kubelet would
+    // only log errors once the apiserver is gone.
+    await stopNode(dir);
     // Clients first, then the apiserver, then etcd: an apiserver whose etcd
     // is gone hangs in shutdown until SIGKILL.
     for (const phase of STOP_ORDER) {
       const pids = phase.map((name) => state.processes[name]).filter((p): p is number => !!p);
       await killProcesses(dir, pids, opts.graceMs);
     }
-  }
+  } else await stopNode(dir);
+  // The node's network namespace, which the control plane ran in, last.
+  if (existsSync(path.join(dir, 'real-node.json'))) await removeNetwork(dir);
   if (!(opts.keepDir ?? state?.persistent ?? false)) rmSync(dir, { recursive: true, force: true });
 }
 
@@ -327,11 +333,11 @@ function tail(file: string, lines = 40): string {
 
 // ---- API calls (node:https, no client library) ------------------------------
 
-interface Api {
+export interface Api {
   request(method: string, urlPath: string, body?: unknown): Promise<{ status: number; body: string }>;
 }
 
-function apiClient(server: string, pki: string): Api {
+export function apiClient(server: string, pki: string): Api {
   const ca = readFileSync(path.join(pki, 'ca.crt'));
   const cert = readFileSync(path.join(pki, 'admin.crt'));
   const key = readFileSync(path.join(pki, 'admin.key'));
