@@ -1,0 +1,141 @@
+/**
+ * The plain manifests users get (dist/ from `npm run synth`), applied
+ * unmodified to a real node: the controller image is pushed by digest into
+ * the node's registry (`skopeo copy oci:dist/images/controller ...`) and
+ * containerd pulls ghcr.io/flight-operator/controller@sha256:... through its
+ * ghcr.io mirror; kubelet runs both replicas in the manifests' own namespace,
+ * labelled pod-security.kubernetes.io/enforce: restricted. What is checked is
+ * what runs: container IDs from containerd, readiness from kubelet's
+ * probes, the security settings from the kernel's view of the process, and
+ * leadership moving to the standby when the leader's pod is force-deleted.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { kubectl, waitFor } from '../../testenv/kube';
+import { crictl, distFile, layoutDigest, nodeEnv, procSecurity, pushLayout, registryHasManifest } from './support';
+
+const NS = 'flight-operator-system';
+const DEPLOYMENT = 'flight-operator-controller';
+const REPO = 'flight-operator/controller';
+const NONROOT = 65532;
+
+interface Pod {
+  metadata: { name: string; uid: string; deletionTimestamp?: string };
+  status: {
+    phase: string;
+    conditions?: Array<{ type: string; status: string }>;
+    containerStatuses?: Array<{ name: string; containerID?: string; imageID: string; ready: boolean; restartCount: number }>;
+  };
+}
+
+const json = async <T>(args: string[]): Promise<T> => JSON.parse((await kubectl([...args, '-o', 'json'])).stdout) as T;
+const controllerPods = async (): Promise<Pod[]> =>
+  (await json<{ items: Pod[] }>(['-n', NS, 'get', 'pods', '-l', 'app.kubernetes.io/name=flight-operator-controller'])).items.filter((p) => !p.metadata.deletionTimestamp);
+const containerId = (p: Pod) => p.status.containerStatuses?.find((c) => c.name === 'manager')?.containerID ?? '';
+
+let digest = '';
+const timings: Record<string, number> = {};
+
+beforeAll(async () => {
+  const manifests = distFile('dist/flight-operator.k8s.yaml', 'npm run synth');
+  const crd = distFile('dist/flightticket-crd.k8s.yaml', 'npm run synth');
+  const layout = path.dirname(distFile('dist/images/controller/index.json', 'npm run image -- controller'));
+  const image = readFileSync(manifests, 'utf8').match(/image: (ghcr\.io\/flight-operator\/controller@(sha256:[0-9a-f]{64}))/);
+  if (!image) throw new Error('dist/flight-operator.k8s.yaml pins no ghcr.io/flight-operator/controller@sha256 image');
+  digest = image[2]!;
+  const built = layoutDigest(layout);
+  if (built !== digest) {
+    throw new Error(`dist/flight-operator.k8s.yaml runs ${digest} but dist/images/controller holds ${built}: run \`npm run image -- controller\`, then \`npm run synth\``);
+  }
+  timings.pushSeconds = pushLayout(layout, REPO, 'latest');
+
+  await kubectl(['apply', '--server-side', '-f', crd]);
+  await kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/flighttickets.flights.com'], { timeoutMs: 70_000 });
+  const t0 = Date.now();
+  await kubectl(['apply', '--server-side', '-f', manifests]);
+  await kubectl(['-n', NS, 'rollout', 'status', `deployment/${DEPLOYMENT}`, '--timeout=240s'], { timeoutMs: 250_000 });
+  timings.availableSeconds = (Date.now() - t0) / 1000;
+  process.stderr.write(`real-node controller: pushed in ${timings.pushSeconds}s; Deployment rolled out ${timings.availableSeconds}s after apply\n`);
+}, 360_000);
+
+test('the registry holds the controller image under the digest the manifests pin: the push kept it', async () => {
+  expect(await registryHasManifest(REPO, digest)).toBe(200);
+});
+
+test('the namespace the manifests create enforces the restricted Pod Security level', async () => {
+  const ns = await json<{ metadata: { labels: Record<string, string> } }>(['get', 'namespace', NS]);
+  expect(ns.metadata.labels['pod-security.kubernetes.io/enforce']).toBe('restricted');
+});
+
+test('both replicas run as containerd containers of the image kubelet pulled by digest through the ghcr.io mirror', async () => {
+  const pods = await controllerPods();
+  expect(pods).toHaveLength(2);
+  const running = JSON.parse(crictl(['ps', '--name', 'manager', '-o', 'json'])) as { containers: Array<{ id: string; state: string; imageRef: string }> };
+  for (const pod of pods) {
+    expect(pod.status.phase).toBe('Running');
+    const status = pod.status.containerStatuses!.find((c) => c.name === 'manager')!;
+    expect(status.containerID).toMatch(/^containerd:\/\/[0-9a-f]{64}$/);
+    expect(status.imageID).toBe(`ghcr.io/flight-operator/controller@${digest}`);
+    expect(status.restartCount).toBe(0);
+    const id = status.containerID!.slice('containerd://'.length);
+    expect(running.containers.find((c) => c.id === id)?.state).toBe('CONTAINER_RUNNING');
+  }
+  const images = JSON.parse(crictl(['images', '-o', 'json'])) as { images: Array<{ repoDigests: string[] }> };
+  expect(images.images.flatMap((i) => i.repoDigests)).toContain(`ghcr.io/flight-operator/controller@${digest}`);
+});
+
+test("readiness comes from kubelet's probes of the running containers", async () => {
+  const pods = await controllerPods();
+  for (const pod of pods) expect(pod.status.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
+  // kubelet's own probe counters, read through the apiserver's node proxy (which also shows logs/exec reach the kubelet).
+  const metrics = (await kubectl(['get', '--raw', `/api/v1/nodes/${nodeEnv('FLIGHT_NODE_NAME')}/proxy/metrics/probes`])).stdout;
+  for (const pod of pods) {
+    const line = metrics
+      .split('\n')
+      .find((l) => l.startsWith('prober_probe_total{') && l.includes(`pod="${pod.metadata.name}"`) && l.includes('probe_type="Readiness"') && l.includes('result="successful"'));
+    expect(line).toBeDefined();
+    expect(Number(line!.split(' ').pop())).toBeGreaterThan(0);
+  }
+});
+
+test('the kernel runs each controller process as non-root, without capabilities, no_new_privs, seccomp filter, read-only root', async () => {
+  const pods = await controllerPods();
+  for (const pod of pods) {
+    const id = containerId(pod).slice('containerd://'.length);
+    const info = JSON.parse(crictl(['inspect', id])) as { info: { pid: number } };
+    const sec = procSecurity(info.info.pid);
+    expect({ pod: pod.metadata.name, ...sec, rootReadOnly: sec.rootOptions.includes('ro') }).toEqual({
+      pod: pod.metadata.name,
+      uids: [NONROOT, NONROOT, NONROOT, NONROOT],
+      gids: [NONROOT, NONROOT, NONROOT, NONROOT],
+      capEff: '0000000000000000',
+      noNewPrivs: '1',
+      seccomp: '2',
+      rootOptions: sec.rootOptions,
+      rootReadOnly: true,
+    });
+  }
+});
+
+test('a forced delete of the leader pod hands the Lease to the standby, and the Deployment runs two replicas again', async () => {
+  const pods = await controllerPods();
+  const names = pods.map((p) => p.metadata.name);
+  const leases = async () => (await json<{ items: Array<{ metadata: { name: string }; spec: { holderIdentity?: string } }> }>(['-n', NS, 'get', 'leases'])).items;
+  const holder = async () => (await leases()).map((l) => l.spec.holderIdentity ?? '').find((h) => h && names.some((n) => h.includes(n)));
+  const leader = await waitFor('a controller pod to hold a Lease', holder, { timeoutMs: 60_000 });
+  const leaderPod = names.find((n) => leader.includes(n))!;
+  const standby = names.find((n) => n !== leaderPod)!;
+
+  const t0 = Date.now();
+  await kubectl(['-n', NS, 'delete', 'pod', leaderPod, '--grace-period=0', '--force', '--wait=false']);
+  await waitFor('the standby to hold the Lease', async () => ((await holder()) ?? '').includes(standby), { timeoutMs: 90_000, intervalMs: 200 });
+  timings.failoverSeconds = (Date.now() - t0) / 1000;
+  // kubelet killed the old container: containerd no longer runs it.
+  const oldId = containerId(pods.find((p) => p.metadata.name === leaderPod)!).slice('containerd://'.length);
+  await waitFor('the old container to stop', () => !crictl(['ps', '-q']).includes(oldId), { timeoutMs: 60_000 });
+  await kubectl(['-n', NS, 'rollout', 'status', `deployment/${DEPLOYMENT}`, '--timeout=120s'], { timeoutMs: 130_000 });
+  const after = await controllerPods();
+  expect(after.map((p) => p.metadata.name)).not.toContain(leaderPod);
+  expect(after.filter((p) => p.status.phase === 'Running')).toHaveLength(2);
+  process.stderr.write(`real-node controller: leadership moved to the standby ${timings.failoverSeconds}s after the forced delete\n`);
+}, 240_000);
