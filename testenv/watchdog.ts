@@ -74,7 +74,7 @@ async function teardown(reason: string): Promise<void> {
   const realNode = existsSync(path.join(dir as string, 'real-node.json'));
   const cleanup = (phase: string) => {
     log(`${reason}: real node cleanup (${phase})`);
-    const r = spawnSync(process.execPath, [path.join(path.dirname(process.argv[1] as string), 'real-node', 'cleanup.ts'), phase, dir as string], { stdio: ['ignore', 'inherit', 'inherit'], timeout: 120_000 });
+    const r = spawnSync(process.execPath, ['--disable-warning=MODULE_TYPELESS_PACKAGE_JSON', path.join(path.dirname(process.argv[1] as string), 'real-node', 'cleanup.ts'), phase, dir as string], { stdio: ['ignore', 'inherit', 'inherit'], timeout: 120_000 });
     if (r.status !== 0) log(`real node cleanup (${phase}) exited ${r.status ?? r.signal}`);
   };
   if (realNode) cleanup('stop');
