@@ -243,7 +243,6 @@ export function corefile(l: Layout, kubeconfig: string): string {
         ttl 5
     }
     cache 5
-    loop
 }
 `;
 }
