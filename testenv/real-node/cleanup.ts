@@ -38,7 +38,9 @@ export const KUBELET_SYSCTLS = ['kernel.panic', 'kernel.panic_on_oops', 'vm.over
  * configured root and state dirs are. Removed at teardown only if the start
  * found them absent.
  */
-export const HOST_PATHS = ['/var/lib/kubelet/device-plugins', '/var/lib/kubelet', '/var/log/containers', '/var/log/pods', '/var/lib/cni', '/var/lib/containers', '/run/containerd'];
+export const HOST_PATHS = ['/run/flight-node', '/var/lib/kubelet/device-plugins', '/var/lib/kubelet', '/var/log/containers', '/var/log/pods', '/var/lib/cni', '/var/lib/containers', '/run/containerd'];
+/** containerd's shim socket dir must be at most 42 characters long: a short host path, ours, removed at teardown. */
+export const SHIM_SOCKET_DIR = '/run/flight-node/s';
 /** Name of the cgroup kubelet puts pods under (cgroupfs driver, cgroupRoot /). */
 export const KUBEPODS = 'kubepods';
 

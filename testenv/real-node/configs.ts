@@ -7,6 +7,7 @@
  * docs/real-node.md).
  */
 import path from 'node:path';
+import { SHIM_SOCKET_DIR } from './cleanup';
 
 export const POD_SUBNET = '10.244.0.0/24';
 export const CLUSTER_DNS = '10.96.0.10';
@@ -56,8 +57,9 @@ disabled_plugins = ['io.containerd.nri.v1.nri', 'io.containerd.internal.v1.opt',
   [plugins.'io.containerd.server.v1.debug']
     address = ''
   [plugins.'io.containerd.shim.v1.manager']
-    # Default /run/containerd/s/<hash>: a host path.
-    socket_dir = '${path.join(l.state, 'containerd', 's')}'
+    # Default /run/containerd/s/<hash>. At most 42 characters (containerd
+    # refuses longer), so not under the state dir: SHIM_SOCKET_DIR.
+    socket_dir = '${SHIM_SOCKET_DIR}'
 
   [plugins.'io.containerd.cri.v1.images']
     snapshotter = 'overlayfs'

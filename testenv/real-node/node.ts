@@ -288,8 +288,10 @@ export async function startRealNode(opts: RealNodeOptions = {}): Promise<RealNod
     writeFileSync(path.join(p.etc, 'kube-proxy.yaml'), kubeProxyConfig(layout, kc('kube-proxy')));
     writeFileSync(path.join(p.etc, 'Corefile'), corefile(layout, kc('coredns')));
 
+    // The socket comes before the CRI service is registered: ask the CRI itself.
+    const crictlReady = () => spawnSync(path.join(bin, 'crictl'), ['--runtime-endpoint', `unix://${p.containerdSocket}`, '--timeout', '2s', 'info'], { stdio: 'ignore' }).status === 0;
     const socketDeadline = Date.now() + 30_000;
-    while (!existsSync(p.containerdSocket)) {
+    while (!existsSync(p.containerdSocket) || !crictlReady()) {
       if (Date.now() > socketDeadline) throw new Error(`real node: containerd did not start; last lines:\n${tail(path.join(logs, 'containerd.log'))}`);
       await sleep(50);
     }
