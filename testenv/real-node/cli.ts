@@ -19,10 +19,13 @@ async function main(cmd: string | undefined): Promise<number> {
       console.log(`real node ${node.name} Ready; timings (s from start): ${JSON.stringify(node.timings)}`);
       console.log(`  export KUBECONFIG=${node.cluster.kubeconfigPath}\n  kubectl: ${node.cluster.binaries.kubectl}\n  registry: ${node.registry}\n  crictl: ${node.bin}/crictl --runtime-endpoint unix://${node.stateDir}/containerd/containerd.sock`);
       if (cmd === 'up') {
+        // A pending promise alone does not keep Node running: the timer does.
+        const keepAlive = setInterval(() => {}, 60_000);
         await new Promise<void>((resolve) => {
           process.once('SIGINT', resolve);
           process.once('SIGTERM', resolve);
         });
+        clearInterval(keepAlive);
       }
       const t0 = Date.now();
       await node.teardown();
