@@ -5,8 +5,9 @@
  * booking-service/main.ts. Non-root (65532), listens on 0.0.0.0:8080, keeps
  * its bookings in /var/lib/booking (a volume: the root filesystem is
  * read-only) and reads its API token from BOOKING_TOKEN_FILE (the Secret the
- * controller reads too, see infra/charts/booking-api-chart.ts).
+ * controller reads too, see infra/charts/booking-api.ts).
  */
+import { BOOKING_DATA_DIR, BOOKING_SERVICE_PORT, BOOKING_TOKEN_FILE } from '../infra/charts/booking-api';
 import { RELEASE } from '../infra/defaults';
 import { debianBase, NONROOT_USER } from './base';
 import { cachePath } from './cache';
@@ -15,9 +16,6 @@ import { buildImage, type BuildOptions, type BuiltImage, type ImageName, type La
 
 export const BOOKING_SERVICE_ENTRY = 'booking-service/main.ts';
 export const BOOKING_SERVICE_REPOSITORY = 'ghcr.io/flight-operator/booking-service';
-export const BOOKING_SERVICE_PORT = 8080;
-export const BOOKING_DATA_DIR = '/var/lib/booking';
-export const BOOKING_TOKEN_FILE = '/var/run/secrets/flights.com/booking/token';
 
 export function bookingServiceImageName(): ImageName {
   return { repository: BOOKING_SERVICE_REPOSITORY, tag: packageVersion() };

@@ -6,11 +6,17 @@
  * ghcr.io mirror; kubelet runs both replicas in the manifests' own namespace,
  * labelled pod-security.kubernetes.io/enforce: restricted. What is checked is
  * what runs: container IDs from containerd, readiness from kubelet's
- * probes, the security settings from the kernel's view of the process, and
+ * probes, the security settings from the kernel's view of the process, the
+ * seed's ticket booked at the booking API (its image, pushed the same way,
+ * runs as a pod behind the Service the controller's default URL names), and
  * leadership moving to the standby when the leader's pod is force-deleted.
  */
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { stringify } from 'yaml';
+import { BOOKING_TOKEN_FILE, bookingApiManifests } from '../../infra/charts/booking-api';
+import { defaultSettings } from '../../infra/defaults';
 import { kubectl, waitFor } from '../../testenv/kube';
 import { crictl, distFile, layoutDigest, nodeEnv, procSecurity, pushLayout, registryHasManifest } from './support';
 
@@ -34,6 +40,8 @@ const controllerPods = async (): Promise<Pod[]> =>
 const containerId = (p: Pod) => p.status.containerStatuses?.find((c) => c.name === 'manager')?.containerID ?? '';
 
 let digest = '';
+let bookingImage = '';
+const settings = defaultSettings();
 const timings: Record<string, number> = {};
 
 beforeAll(async () => {
@@ -48,6 +56,17 @@ beforeAll(async () => {
     throw new Error(`dist/flight-operator.k8s.yaml runs ${digest} but dist/images/controller holds ${built}: run \`npm run image -- controller\`, then \`npm run synth\``);
   }
   timings.pushSeconds = pushLayout(layout, REPO, 'latest');
+  const bookingLayout = path.dirname(distFile('dist/images/booking-service/index.json', 'npm run image -- booking-service'));
+  pushLayout(bookingLayout, 'flight-operator/booking-service', 'latest');
+  bookingImage = `ghcr.io/flight-operator/booking-service@${layoutDigest(bookingLayout)}`;
+
+  // The booking API first, with the token Secret it shares with the
+  // controller (the controller's volume for it is optional: it would start
+  // without one and never see it appear).
+  await kubectl(['create', 'namespace', NS]);
+  await kubectl(['-n', NS, 'create', 'secret', 'generic', settings.bookingCredentialsSecret, `--from-literal=token=${randomBytes(16).toString('hex')}`]);
+  const booking = bookingApiManifests({ namespace: NS, image: bookingImage, credentialsSecret: settings.bookingCredentialsSecret });
+  await kubectl(['apply', '--server-side', '-f', '-'], { input: booking.map((o) => stringify(o)).join('---\n') });
 
   await kubectl(['apply', '--server-side', '-f', crd]);
   await kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/flighttickets.flights.com'], { timeoutMs: 70_000 });
@@ -55,6 +74,7 @@ beforeAll(async () => {
   await kubectl(['apply', '--server-side', '-f', manifests]);
   await kubectl(['-n', NS, 'rollout', 'status', `deployment/${DEPLOYMENT}`, '--timeout=240s'], { timeoutMs: 250_000 });
   timings.availableSeconds = (Date.now() - t0) / 1000;
+  await kubectl(['-n', NS, 'rollout', 'status', 'deployment/booking-api', '--timeout=120s'], { timeoutMs: 130_000 });
   process.stderr.write(`real-node controller: pushed in ${timings.pushSeconds}s; Deployment rolled out ${timings.availableSeconds}s after apply\n`);
 }, 360_000);
 
@@ -116,6 +136,69 @@ test('the kernel runs each controller process as non-root, without capabilities,
     });
   }
 });
+
+/** The booking service's /admin/stats, asked from a pod of the namespace through the Service's DNS name, as the controller asks it. */
+async function bookingStats(): Promise<{ bookings: { created: number; active: number; cancelled: number } }> {
+  const name = `stats-${randomBytes(3).toString('hex')}`;
+  const script = [
+    `const t = require('fs').readFileSync(${JSON.stringify(BOOKING_TOKEN_FILE)}, 'utf8').split('\\n')[0].trim();`,
+    `fetch(${JSON.stringify(`${settings.bookingApiUrl}/admin/stats`)}, { headers: { authorization: 'Bearer ' + t } })`,
+    `  .then(async (r) => { if (r.status !== 200) throw new Error('status ' + r.status); console.log(JSON.stringify(await r.json())); })`,
+    `  .catch((e) => { console.error(String(e)); process.exit(1); });`,
+  ].join('\n');
+  const pod = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: NS },
+    spec: {
+      restartPolicy: 'Never',
+      automountServiceAccountToken: false,
+      securityContext: { runAsNonRoot: true, runAsUser: NONROOT, runAsGroup: NONROOT, seccompProfile: { type: 'RuntimeDefault' } },
+      containers: [
+        {
+          name: 'stats',
+          image: bookingImage,
+          command: ['/nodejs/bin/node', '-e', script],
+          securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true },
+          volumeMounts: [{ name: 'token', mountPath: path.dirname(BOOKING_TOKEN_FILE), readOnly: true }],
+        },
+      ],
+      volumes: [{ name: 'token', secret: { secretName: settings.bookingCredentialsSecret } }],
+    },
+  };
+  await kubectl(['apply', '-f', '-'], { input: JSON.stringify(pod) });
+  try {
+    const phase = await waitFor(
+      `pod ${name} to finish`,
+      async () => {
+        const p = await json<{ status: { phase: string } }>(['-n', NS, 'get', 'pod', name]);
+        return ['Succeeded', 'Failed'].includes(p.status.phase) && p.status.phase;
+      },
+      { timeoutMs: 60_000, intervalMs: 300 },
+    );
+    const logs = (await kubectl(['-n', NS, 'logs', name])).stdout.trim();
+    if (phase !== 'Succeeded') throw new Error(`stats pod ${phase}: ${logs}`);
+    return JSON.parse(logs.split('\n').pop()!);
+  } finally {
+    await kubectl(['-n', NS, 'delete', 'pod', name, '--wait=false'], { check: false });
+  }
+}
+
+test("the seed's ticket (my-flight-ticket, Cairo to London, 2 seats) becomes Ready with one booking at the booking API; deleting it cancels the booking", async () => {
+  const ticket = distFile('dist/example-ticket.k8s.yaml', 'npm run synth');
+  const t0 = Date.now();
+  await kubectl(['apply', '--server-side', '-f', ticket]);
+  await kubectl(['-n', 'default', 'wait', '--for=condition=Ready', 'flightticket/my-flight-ticket', '--timeout=120s'], { timeoutMs: 130_000 });
+  timings.ticketReadySeconds = (Date.now() - t0) / 1000;
+  const t = await json<{ spec: { from: string; to: string; number: number }; status: { bookingRef?: string } }>(['-n', 'default', 'get', 'flightticket', 'my-flight-ticket']);
+  expect(t.spec).toEqual({ from: 'Cairo', to: 'London', number: 2 });
+  expect(t.status.bookingRef).toBeTruthy();
+  expect((await bookingStats()).bookings).toEqual({ created: 1, active: 1, cancelled: 0 });
+
+  await kubectl(['-n', 'default', 'delete', 'flightticket', 'my-flight-ticket', '--timeout=120s'], { timeoutMs: 130_000 });
+  expect((await bookingStats()).bookings).toEqual({ created: 1, active: 0, cancelled: 1 });
+  process.stderr.write(`real-node controller: seed ticket Ready ${timings.ticketReadySeconds}s after apply\n`);
+}, 300_000);
 
 test('a forced delete of the leader pod hands the Lease to the standby, and the Deployment runs two replicas again', async () => {
   const pods = await controllerPods();
