@@ -15,8 +15,8 @@ bash tools/node/apt.sh
 for family in k8s kwok opm bundle-validate olm pulumi promtool prometheus-crds etcd node; do
   echo "$family: $(tools/ensure.sh "$family")"
 done
-echo "== the controller image the real-node tests push (dist/images/controller; infra/controller-image.json untouched)"
-npm run -s image -- controller --no-lock
+echo "== the images the real-node tests push (dist/images/controller, booking-service; infra/controller-image.json untouched)"
+npm run -s image -- controller booking-service --no-lock
 echo "== jest (unit, then integration against a real control plane, and the real-node project)"
 mkdir -p .bench
 set +e
