@@ -1,8 +1,8 @@
 /**
  * `npm run image`: builds the container images without a Docker daemon.
  *
- *   npm run image                      all three: controller, bundle, catalog
- *   npm run image -- controller        only some (controller, bundle, catalog)
+ *   npm run image                      all four: controller, bundle, catalog, booking-service
+ *   npm run image -- controller        only some (controller, bundle, catalog, booking-service)
  *   npm run image -- --no-lock         do not write infra/controller-image.json nor infra/bundle-image.json
  *   npm run image -- --catalog-cache=baked
  *                                      bake opm's serve cache into the catalog image
@@ -26,12 +26,13 @@ import { join, relative } from 'node:path';
 import { buildReleaseBundleImages, writeBundleLock } from './bundle-image';
 import { BUNDLE_IMAGE_LOCK } from '../infra/defaults';
 import { REPO_ROOT, cacheRoot } from './cache';
+import { buildBookingServiceImage } from './booking-service-image';
 import { buildCatalogImage, type CatalogCacheMode } from './catalog-image';
 import { buildControllerImage, CONTROLLER_ENTRY } from './controller-image';
 import { repin } from './debian';
 import { formatBytes, sourceDateEpoch, writeDockerArchive, writeOciLayout, type BuiltImage, type ImageName } from './oci';
 
-const NAMES = ['controller', 'bundle', 'catalog'] as const;
+const NAMES = ['controller', 'bundle', 'catalog', 'booking-service'] as const;
 type Name = (typeof NAMES)[number];
 
 export const OUT_DIR = join(REPO_ROOT, 'dist', 'images');
@@ -127,6 +128,10 @@ async function main(argv: string[]): Promise<number> {
             console.warn(`WARNING: olm-bundle/ does not deploy ${ref} yet: run \`npm run bundle && npm run image -- bundle && npm run bundle && npm run image -- catalog\`, so the bundles, their image lock and the catalogs ship this controller.`);
           }
         }
+      } else if (name === 'booking-service') {
+        const r = await buildBookingServiceImage({ epoch });
+        write(name, r.image, r.name, OUT_DIR);
+        summaries.push(summarize(name, r.image, r.name, started));
       } else if (name === 'bundle') {
         // Every release's bundle (the catalog lists them all); the latest in dist/images/bundle.
         const built = await buildReleaseBundleImages({ epoch });

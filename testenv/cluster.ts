@@ -30,17 +30,16 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Binaries, REPO_ROOT, resolveBinaries } from './binaries';
-import { issue, Issued, loadIssued, newKeyPair } from './certs';
+import { ControlPlaneNetwork, KWOK_NODE_ANNOTATION, POD_CIDR, SERVICE_CIDR, specs } from './components';
+import { ensurePki, kubeconfigYaml, KUBERNETES_SERVICE_IP } from './pki';
+import { removeNetwork, stopNode } from './real-node/cleanup';
 
 export const COMPONENTS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok'] as const;
 export type Component = (typeof COMPONENTS)[number];
 
-export const SERVICE_CIDR = '10.96.0.0/16';
-export const KUBERNETES_SERVICE_IP = '10.96.0.1';
-export const POD_CIDR = '10.244.0.0/16';
+export { KUBERNETES_SERVICE_IP, KWOK_NODE_ANNOTATION, POD_CIDR, SERVICE_CIDR };
+export type { ControlPlaneNetwork };
 export const DEFAULT_NODE_NAME = 'kwok-node-0';
-/** kwok manages only Nodes carrying this annotation. */
-export const KWOK_NODE_ANNOTATION = 'kwok.x-k8s.io/node';
 
 export interface Ports {
   etcdClient: number;
@@ -69,6 +68,8 @@ export interface ClusterState {
   /** kube-controller-manager's --use-service-account-credentials, so restart() starts it the same way. */
   controllerServiceAccounts?: boolean;
   /** restart() of a component, oldest first: which, when, how, and the old and new pid. */
+  /** Set when the control plane runs in a real node's network namespace (testenv/real-node/). */
+  network?: ControlPlaneNetwork;
   restarts?: Array<{ component: Component; at: string; signal: 'SIGTERM' | 'SIGKILL'; oldPid?: number; pid: number; downMs: number; readyMs: number }>;
 }
 
@@ -91,6 +92,12 @@ export interface StartOptions {
    * FLIGHT_CLUSTER_CONTROLLER_SA=1 turns it on.
    */
   controllerServiceAccounts?: boolean;
+  /**
+   * Run the control plane inside this network namespace, advertised at its
+   * address, without kwok: for a real node (testenv/real-node/), which
+   * creates the namespace first. Default: on the host's 127.0.0.1 with kwok.
+   */
+  network?: ControlPlaneNetwork;
   /** Give up waiting for readiness after this long. Default 180 s (FLIGHT_CLUSTER_TIMEOUT_MS). */
   timeoutMs?: number;
   log?: (msg: string) => void;
@@ -222,13 +229,18 @@ export async function stopCluster(dir: string, opts: { keepDir?: boolean; graceM
       signalGroup(watchdog, 'SIGKILL');
       await killProcesses(dir, [watchdog], 1000);
     }
+    // A real node beside it (testenv/real-node/) goes first: kubelet would
+    // only log errors once the apiserver is gone.
+    await stopNode(dir);
     // Clients first, then the apiserver, then etcd: an apiserver whose etcd
     // is gone hangs in shutdown until SIGKILL.
     for (const phase of STOP_ORDER) {
       const pids = phase.map((name) => state.processes[name]).filter((p): p is number => !!p);
       await killProcesses(dir, pids, opts.graceMs);
     }
-  }
+  } else await stopNode(dir);
+  // The node's network namespace, which the control plane ran in, last.
+  if (existsSync(path.join(dir, 'real-node.json'))) await removeNetwork(dir);
   if (!(opts.keepDir ?? state?.persistent ?? false)) rmSync(dir, { recursive: true, force: true });
 }
 
@@ -309,86 +321,6 @@ async function choosePorts(previous: Ports | undefined): Promise<Ports> {
   return { etcdClient: etcdClient!, etcdPeer: etcdPeer!, apiserver: apiserver!, controllerManager: controllerManager!, scheduler: scheduler! };
 }
 
-interface Pki {
-  dir: string;
-  ca: Issued;
-}
-
-/** Writes name.crt/name.key under pki/ (mode 0600 keys). */
-function writePair(pki: string, name: string, c: { certPem?: string; keyPem: string; publicPem?: string }): void {
-  if (c.certPem) writeFileSync(path.join(pki, `${name}.crt`), c.certPem);
-  writeFileSync(path.join(pki, `${name}.key`), c.keyPem, { mode: 0o600 });
-  if (!c.certPem && c.publicPem) writeFileSync(path.join(pki, `${name}.pub`), c.publicPem);
-}
-
-const CLIENTS: Record<string, { cn: string; o?: string[] }> = {
-  // Bootstrap RBAC binds the system:kube-* users to their roles.
-  admin: { cn: 'flight-admin', o: ['system:masters'] },
-  // system:masters too: by default its controllers run under this identity
-  // (see controllerServiceAccounts).
-  'kube-controller-manager': { cn: 'system:kube-controller-manager', o: ['system:masters'] },
-  'kube-scheduler': { cn: 'system:kube-scheduler' },
-  kwok: { cn: 'kwok-controller', o: ['system:masters'] },
-};
-
-/** CA, serving cert, client certs, front-proxy pair and service-account key. Reused when present. */
-function ensurePki(dir: string): Pki {
-  const pki = path.join(dir, 'pki');
-  const caSubject = { commonName: 'flight-operator-test-ca' };
-  if (existsSync(path.join(pki, 'complete'))) {
-    return { dir: pki, ca: loadIssued(readFileSync(path.join(pki, 'ca.crt'), 'utf8'), readFileSync(path.join(pki, 'ca.key'), 'utf8'), caSubject) };
-  }
-  mkdirSync(pki, { recursive: true });
-  const ca = issue({ subject: caSubject, isCA: true });
-  writePair(pki, 'ca', ca);
-  writePair(
-    pki,
-    'apiserver',
-    issue({
-      subject: { commonName: 'kube-apiserver' },
-      issuer: ca,
-      server: true,
-      dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'],
-      ips: ['127.0.0.1', KUBERNETES_SERVICE_IP],
-    }),
-  );
-  for (const [name, c] of Object.entries(CLIENTS)) {
-    writePair(pki, name, issue({ subject: { commonName: c.cn, organizations: c.o ?? [] }, issuer: ca, client: true }));
-  }
-  // Aggregation layer (APIService backends such as OLM's packageserver): the
-  // apiserver authenticates to them with this client cert.
-  const frontProxyCa = issue({ subject: { commonName: 'flight-operator-front-proxy-ca' }, isCA: true });
-  writePair(pki, 'front-proxy-ca', frontProxyCa);
-  writePair(pki, 'front-proxy-client', issue({ subject: { commonName: 'front-proxy-client' }, issuer: frontProxyCa, client: true }));
-  writePair(pki, 'sa', newKeyPair());
-  writeFileSync(path.join(pki, 'complete'), '');
-  return { dir: pki, ca };
-}
-
-function kubeconfigYaml(server: string, pki: string, user: string): string {
-  const b64 = (f: string) => readFileSync(path.join(pki, f)).toString('base64');
-  return [
-    'apiVersion: v1',
-    'kind: Config',
-    'clusters:',
-    '- name: flight',
-    '  cluster:',
-    `    server: ${server}`,
-    `    certificate-authority-data: ${b64('ca.crt')}`,
-    'users:',
-    `- name: ${user}`,
-    '  user:',
-    `    client-certificate-data: ${b64(`${user}.crt`)}`,
-    `    client-key-data: ${b64(`${user}.key`)}`,
-    'contexts:',
-    `- name: flight`,
-    '  context:',
-    '    cluster: flight',
-    `    user: ${user}`,
-    'current-context: flight',
-    '',
-  ].join('\n');
-}
 
 function tail(file: string, lines = 40): string {
   try {
@@ -401,11 +333,11 @@ function tail(file: string, lines = 40): string {
 
 // ---- API calls (node:https, no client library) ------------------------------
 
-interface Api {
+export interface Api {
   request(method: string, urlPath: string, body?: unknown): Promise<{ status: number; body: string }>;
 }
 
-function apiClient(server: string, pki: string): Api {
+export function apiClient(server: string, pki: string): Api {
   const ca = readFileSync(path.join(pki, 'ca.crt'));
   const cert = readFileSync(path.join(pki, 'admin.crt'));
   const key = readFileSync(path.join(pki, 'admin.key'));
@@ -444,125 +376,6 @@ function apiClient(server: string, pki: string): Api {
 
 // ---- start -----------------------------------------------------------------
 
-interface Spec {
-  name: Component;
-  bin: string;
-  args: string[];
-  env?: NodeJS.ProcessEnv;
-}
-
-function specs(dir: string, b: Binaries, ports: Ports, nodeName: string, controllerServiceAccounts: boolean): Spec[] {
-  const pki = path.join(dir, 'pki');
-  const p = (f: string) => path.join(pki, f);
-  const etcdUrl = `http://127.0.0.1:${ports.etcdClient}`;
-  const peerUrl = `http://127.0.0.1:${ports.etcdPeer}`;
-  const kc = (n: string) => path.join(dir, `${n}.kubeconfig`);
-  return [
-    {
-      name: 'etcd',
-      bin: b.etcd,
-      args: [
-        '--name=default',
-        `--data-dir=${path.join(dir, 'etcd')}`,
-        `--listen-client-urls=${etcdUrl}`,
-        `--advertise-client-urls=${etcdUrl}`,
-        `--listen-peer-urls=${peerUrl}`,
-        `--initial-advertise-peer-urls=${peerUrl}`,
-        `--initial-cluster=default=${peerUrl}`,
-        '--initial-cluster-state=new',
-        // Test data: no fsync (much faster on shared disks), a small quota.
-        '--unsafe-no-fsync=true',
-        '--quota-backend-bytes=2147483648',
-        '--log-level=warn',
-      ],
-    },
-    {
-      name: 'kube-apiserver',
-      bin: b.kubeApiserver,
-      args: [
-        `--etcd-servers=${etcdUrl}`,
-        '--bind-address=127.0.0.1',
-        '--advertise-address=127.0.0.1',
-        `--secure-port=${ports.apiserver}`,
-        `--cert-dir=${pki}`,
-        `--tls-cert-file=${p('apiserver.crt')}`,
-        `--tls-private-key-file=${p('apiserver.key')}`,
-        `--client-ca-file=${p('ca.crt')}`,
-        '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-        `--service-account-key-file=${p('sa.pub')}`,
-        `--service-account-signing-key-file=${p('sa.key')}`,
-        `--service-cluster-ip-range=${SERVICE_CIDR}`,
-        '--authorization-mode=RBAC',
-        // Privileged pods are allowed by the apiserver itself, so Pod Security
-        // admission (enabled by default) is what decides per namespace.
-        '--allow-privileged=true',
-        // The "kubernetes" Service cannot point at a loopback address.
-        '--endpoint-reconciler-type=none',
-        `--requestheader-client-ca-file=${p('front-proxy-ca.crt')}`,
-        '--requestheader-allowed-names=front-proxy-client',
-        '--requestheader-username-headers=X-Remote-User',
-        '--requestheader-group-headers=X-Remote-Group',
-        '--requestheader-extra-headers-prefix=X-Remote-Extra-',
-        `--proxy-client-cert-file=${p('front-proxy-client.crt')}`,
-        `--proxy-client-key-file=${p('front-proxy-client.key')}`,
-        '--profiling=false',
-      ],
-    },
-    {
-      name: 'kube-controller-manager',
-      bin: b.kubeControllerManager,
-      args: [
-        `--kubeconfig=${kc('kube-controller-manager')}`,
-        // No --authentication/authorization-kubeconfig: with them it exits when
-        // started before the apiserver's bootstrap RBAC exists. Its /healthz
-        // is served without them.
-        '--bind-address=127.0.0.1',
-        `--secure-port=${ports.controllerManager}`,
-        '--leader-elect=false',
-        `--use-service-account-credentials=${controllerServiceAccounts}`,
-        `--service-account-private-key-file=${p('sa.key')}`,
-        `--root-ca-file=${p('ca.crt')}`,
-        `--cluster-signing-cert-file=${p('ca.crt')}`,
-        `--cluster-signing-key-file=${p('ca.key')}`,
-        `--service-cluster-ip-range=${SERVICE_CIDR}`,
-        '--cluster-name=flight',
-        '--profiling=false',
-      ],
-    },
-    {
-      name: 'kube-scheduler',
-      bin: b.kubeScheduler,
-      args: [
-        // No --config: it would silently override --kubeconfig.
-        `--kubeconfig=${kc('kube-scheduler')}`,
-        '--bind-address=127.0.0.1',
-        `--secure-port=${ports.scheduler}`,
-        '--leader-elect=false',
-        '--profiling=false',
-      ],
-    },
-    {
-      name: 'kwok',
-      bin: b.kwok,
-      args: [
-        `--kubeconfig=${kc('kwok')}`,
-        `--config=${b.kwokStages}`,
-        '--manage-all-nodes=false',
-        `--manage-nodes-with-annotation-selector=${KWOK_NODE_ANNOTATION}=fake`,
-        `--cidr=${POD_CIDR}`,
-        '--node-ip=127.0.0.1',
-        // Keep the node's Lease renewed (what the heartbeat-with-lease stage
-        // assumes: it posts status only every 10-20 min). Without it the node
-        // lifecycle controller marks the node NotReady (and taints it) 50 s
-        // after every status heartbeat.
-        '--node-lease-duration-seconds=40',
-        `--node-name=${nodeName}`,
-      ],
-      // kwok also loads ~/.kwok/kwok.yaml when it exists: keep the user's out.
-      env: { ...process.env, HOME: path.join(dir, 'kwok-home') },
-    },
-  ];
-}
 
 function nodeObject(name: string): object {
   return {
@@ -633,7 +446,7 @@ async function startOnce(opts: StartOptions): Promise<Cluster> {
     const live = liveProcesses(previous);
     if (Object.keys(live).length) {
       const comps = Object.keys(live).filter((k) => k !== 'watchdog');
-      if (comps.length === COMPONENTS.length) {
+      if (comps.length === COMPONENTS.length - (previous.network ? 1 : 0)) {
         throw new StartError(`testenv: a cluster is already running in ${dir} (${Object.values(live).join(' ')}); stop it first`);
       }
       log(`testenv: ${dir} has a half-running cluster (${comps.join(', ') || 'watchdog only'}); stopping it`);
@@ -644,10 +457,11 @@ async function startOnce(opts: StartOptions): Promise<Cluster> {
   mkdirSync(logs, { recursive: true });
   mkdirSync(path.join(dir, 'kwok-home'), { recursive: true });
 
-  const pki = ensurePki(dir);
+  const network = opts.network;
+  const pki = ensurePki(dir, network ? [network.address] : []);
   mark('pki');
   const ports = await choosePorts(previous?.ports);
-  const server = `https://127.0.0.1:${ports.apiserver}`;
+  const server = `https://${network?.address ?? '127.0.0.1'}:${ports.apiserver}`;
   const kubeconfig = path.join(dir, 'kubeconfig');
   writeFileSync(kubeconfig, kubeconfigYaml(server, pki.dir, 'admin'), { mode: 0o600 });
   for (const user of ['kube-controller-manager', 'kube-scheduler', 'kwok']) {
@@ -667,6 +481,7 @@ async function startOnce(opts: StartOptions): Promise<Cluster> {
     binaries,
     startedAt: new Date(t0).toISOString(),
     controllerServiceAccounts,
+    ...(network ? { network } : {}),
   };
   writeState(state);
 
@@ -690,7 +505,7 @@ async function startOnce(opts: StartOptions): Promise<Cluster> {
   // Any exit before we are done fails the start, with that component's log.
   let failure: Error | undefined;
   const exited = new Map<Component, string>();
-  for (const s of specs(dir, binaries, ports, nodeName, controllerServiceAccounts)) {
+  for (const s of specs({ dir, binaries, ports, nodeName, controllerServiceAccounts, network })) {
     const logFile = path.join(logs, `${s.name}.log`);
     const out = openSync(logFile, 'a');
     const child = spawn(s.bin, s.args, { detached: true, stdio: ['ignore', out, out], env: s.env ?? process.env, cwd: dir });
@@ -739,7 +554,8 @@ async function startOnce(opts: StartOptions): Promise<Cluster> {
   try {
     await waitFor('kube-apiserver /readyz', async () => (await api.request('GET', '/readyz')).status === 200, 'kube-apiserver');
     mark('readyz');
-    await waitFor(
+    // A real node registers itself: testenv/real-node/ waits for it.
+    if (!network) await waitFor(
       `Node ${nodeName} to be created`,
       async () => {
         const r = await api.request('POST', '/api/v1/nodes', nodeObject(nodeName));
@@ -749,7 +565,7 @@ async function startOnce(opts: StartOptions): Promise<Cluster> {
       'kube-apiserver',
     );
     await Promise.all([
-      waitFor(
+      network ? Promise.resolve() : waitFor(
         `Node ${nodeName} to be Ready with a fresh Lease (kwok)`,
         async () => {
           const r = await api.request('GET', `/api/v1/nodes/${nodeName}`);
@@ -878,7 +694,8 @@ export async function restartComponent(clusterDir: string, component: Component,
     const signal = opts.signal ?? 'SIGTERM';
     const timeoutMs = opts.timeoutMs ?? 120_000;
     const sa = state.controllerServiceAccounts ?? cmdline(state.processes['kube-controller-manager']).includes('--use-service-account-credentials=true');
-    const spec = specs(dir, state.binaries, state.ports, state.nodeName, sa).find((s) => s.name === component)!;
+    const spec = specs({ dir, binaries: state.binaries, ports: state.ports, nodeName: state.nodeName, controllerServiceAccounts: sa, network: state.network }).find((s) => s.name === component);
+    if (!spec) throw new Error(`testenv: ${component} does not run in the cluster of ${dir}`);
     const logFile = path.join(dir, 'logs', `${component}.log`);
     const oldPid = state.processes[component];
     const t0 = Date.now();
@@ -963,6 +780,7 @@ export async function clusterStatus(dir: string): Promise<{ state: ClusterState 
   if (!state) return { state: null, components: [] };
   const components: ComponentStatus[] = [...COMPONENTS, 'watchdog' as const]
     .filter((name) => name !== 'watchdog' || state.processes.watchdog)
+    .filter((name) => name !== 'kwok' || !state.network)
     .map((name) => {
       const pid = state.processes[name];
       return { name, pid, running: !!pid && procOurs(pid, dir), log: path.join(dir, 'logs', `${name}.log`) };

@@ -7,13 +7,17 @@
  * the owner holds. When the owner exits for any reason - normal exit, crash,
  * SIGKILL, OOM kill - the kernel closes that end and we read EOF: then we stop
  * every component listed in <dir>/cluster.json and remove <dir> if the
- * cluster was ephemeral.
+ * cluster was ephemeral. A real node beside it (<dir>/real-node.json) is torn
+ * down too, by testenv/real-node/cleanup.ts: its daemons, pods, mounts,
+ * cgroups, host paths and sysctls before the control plane, its network
+ * namespace after.
  *
  * Run directly by Node's built-in TypeScript type stripping (no tsx, no
  * loader, quick to start), so it must stay self-contained and use only
  * erasable TypeScript syntax:
  *     node testenv/watchdog.ts <cluster-dir>
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 
@@ -67,6 +71,13 @@ async function teardown(reason: string): Promise<void> {
   } catch (e) {
     log(`cannot read ${stateFile}: ${(e as Error).message}`);
   }
+  const realNode = existsSync(path.join(dir as string, 'real-node.json'));
+  const cleanup = (phase: string) => {
+    log(`${reason}: real node cleanup (${phase})`);
+    const r = spawnSync(process.execPath, ['--disable-warning=MODULE_TYPELESS_PACKAGE_JSON', path.join(path.dirname(process.argv[1] as string), 'real-node', 'cleanup.ts'), phase, dir as string], { stdio: ['ignore', 'inherit', 'inherit'], timeout: 120_000 });
+    if (r.status !== 0) log(`real node cleanup (${phase}) exited ${r.status ?? r.signal}`);
+  };
+  if (realNode) cleanup('stop');
   // Clients first, then the apiserver, then etcd (an apiserver without its
   // etcd hangs in shutdown).
   for (const phase of [['kwok', 'kube-scheduler', 'kube-controller-manager'], ['kube-apiserver'], ['etcd']]) {
@@ -82,6 +93,7 @@ async function teardown(reason: string): Promise<void> {
     }
     while (pids.some(ours) && Date.now() < deadline + 5000) await sleep(50);
   }
+  if (realNode) cleanup('network');
   if (!persistent && existsSync(dir as string)) rmSync(dir as string, { recursive: true, force: true });
   log('done');
   process.exit(0);
