@@ -32,6 +32,7 @@ import path from 'node:path';
 import { Binaries, REPO_ROOT, resolveBinaries } from './binaries';
 import { ControlPlaneNetwork, KWOK_NODE_ANNOTATION, POD_CIDR, SERVICE_CIDR, specs } from './components';
 import { ensurePki, kubeconfigYaml, KUBERNETES_SERVICE_IP } from './pki';
+import { procAlive, procOurs } from './proc';
 import { removeNetwork, stopNode } from './real-node/cleanup';
 
 export const COMPONENTS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok'] as const;
@@ -143,26 +144,7 @@ export function procStartTime(pid: number): string | null {
   }
 }
 
-/** pid runs and is no zombie. */
-export function procAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat[stat.lastIndexOf(')') + 2];
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
-}
-
-/** pid is alive and is one of this dir's processes (guards against pid reuse). */
-function procOurs(pid: number, dir: string): boolean {
-  if (!procAlive(pid)) return false;
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir);
-  } catch {
-    return false;
-  }
-}
+export { procAlive } from './proc';
 
 /** Signals pid's process group (a detached child's pgid is its pid), else pid alone; a gone process is no error. */
 export function signalGroup(pid: number, sig: NodeJS.Signals): void {

@@ -21,6 +21,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { procAlive, procOurs } from '../proc';
 
 /** The network namespace of the node: one per machine (see docs/real-node.md). */
 export const NETNS = 'flight-node';
@@ -75,25 +76,6 @@ export function readRecord(dir: string): NodeRecord | null {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat[stat.lastIndexOf(')') + 2];
-    // A zombie reparented to PID 1 lingers until it is reaped: it is gone for us.
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
-}
-
-function ours(pid: number, stateDir: string): boolean {
-  if (!alive(pid)) return false;
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(stateDir);
-  } catch {
-    return false;
-  }
-}
 
 function kill(pid: number, sig: NodeJS.Signals): void {
   try {
@@ -173,7 +155,7 @@ export async function removeKubepods(log: (m: string) => void): Promise<void> {
       log(`killing ${pids.size} process(es) left in ${KUBEPODS} cgroups`);
       for (const p of pids) kill(p, 'SIGKILL');
       const deadline = Date.now() + 5000;
-      while ([...pids].some(alive) && Date.now() < deadline) await sleep(50);
+      while ([...pids].some(procAlive) && Date.now() < deadline) await sleep(50);
     }
     for (const r of roots) {
       for (const d of dirsDeepestFirst(r)) {
@@ -248,7 +230,7 @@ export function restoreSysctls(rec: NodeRecord, log: (m: string) => void): void 
 export async function stopNode(dir: string, log: (m: string) => void = () => {}): Promise<void> {
   const rec = readRecord(dir);
   if (!rec) return;
-  const isOurs = (p: number) => ours(p, rec.stateDir);
+  const isOurs = (p: number) => procOurs(p, rec.stateDir);
   const procs = rec.processes;
   // kubelet first, so it does not restart what we remove next.
   if (procs.kubelet) await stopPids([procs.kubelet], 3000, isOurs);
@@ -295,7 +277,7 @@ export function pidsInNetns(name: string): number[] {
   return readdirSync('/proc')
     .filter((p) => /^\d+$/.test(p))
     .map(Number)
-    .filter((p) => p !== process.pid && alive(p) && nsInode(`/proc/${p}/ns/net`) === ino);
+    .filter((p) => p !== process.pid && procAlive(p) && nsInode(`/proc/${p}/ns/net`) === ino);
 }
 
 /**
@@ -311,7 +293,7 @@ export async function removeNetwork(dir: string | null, log: (m: string) => void
     const pids = pidsInNetns(name);
     if (pids.length) {
       log(`killing ${pids.length} process(es) still in netns ${name}`);
-      await stopPids(pids, 2000, (p) => pids.includes(p) && alive(p));
+      await stopPids(pids, 2000, (p) => pids.includes(p) && procAlive(p));
     }
     spawnSync('ip', ['netns', 'del', name], { stdio: 'ignore' });
   }
