@@ -786,4 +786,17 @@ describe('reconcileTicket: exactly once with no hole (issue 18)', () => {
     expect(tickets.writes).toEqual([]);
     expect(events).toEqual([]);
   });
+
+  test('GIVEN a booking service without the close endpoint (a bare 404) WHEN a booked ticket is deleted THEN it keeps its finalizer and says BookingServiceOutdated', async () => {
+    const { tickets, bookings, reconcile } = setup();
+    await reconcile();
+    bookings.closeOwner = async () => {
+      throw new PermanentBookingError('http_404', 'HTTP 404', { status: 404 });
+    };
+    deleteIt(tickets);
+    await reconcile();
+    expect(tickets.stored!.metadata.finalizers).toEqual([FINALIZER]);
+    expect(ready(tickets.stored)).toMatchObject({ status: 'False', reason: 'BookingServiceOutdated' });
+    expect(bookings.active()).toHaveLength(1);
+  });
 });

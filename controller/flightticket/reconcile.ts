@@ -208,7 +208,8 @@ async function finalize(latest: Latest, deps: ReconcileDeps): Promise<Result> {
   try {
     await bookings.closeOwner(uid, { signal });
   } catch (err) {
-    if (err instanceof PermanentBookingError && (err.code === 'not_found' || err.code === 'method_not_allowed')) {
+    // Any 404/405, with or without the contract's error body: the endpoint is not there.
+    if (err instanceof PermanentBookingError && (err.status === 404 || err.status === 405)) {
       throw new PermanentBookingError(
         'contract_unsupported',
         `the booking service does not implement POST /v1/owners/{owner}/close (booking API 1.1, see CHANGELOG): the ticket keeps its finalizer until it does`,
