@@ -2,7 +2,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', 'infra/imports/**', 'olm-bundle/**', 'coverage/**', 'bench/results/**'] },
+  { ignores: ['node_modules/**', 'dist/**', 'lib/**', 'infra/imports/**', 'olm-bundle/**', 'coverage/**', 'bench/results/**'] },
   ...tseslint.configs.recommended,
   {
     rules: {

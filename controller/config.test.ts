@@ -23,6 +23,22 @@ describe('loadConfig', () => {
     });
   });
 
+  test('GIVEN BOOKING_API_CA_FILE THEN the booking client gets that extra CA file; unset, none', () => {
+    expect(loadConfig([], { ...env, BOOKING_API_CA_FILE: '/etc/flight-operator/ca/ca.crt' }).bookingApiCaFile).toBe('/etc/flight-operator/ca/ca.crt');
+    expect(loadConfig([], env).bookingApiCaFile).toBe('');
+  });
+
+  test('optional objects: off by default; a folder needs the Deployment that owns them (nothing would remove them otherwise); the interval is in seconds', () => {
+    expect(loadConfig([], env)).toMatchObject({ optionalObjectsDir: '', optionalObjectsIntervalMs: 60_000 });
+    expect(() => loadConfig([], { ...env, OPTIONAL_OBJECTS_DIR: '/etc/x' })).toThrow(/--optional-objects-owner .* is required with --optional-objects-dir/);
+    expect(loadConfig(['--optional-objects-interval=5'], { ...env, OPTIONAL_OBJECTS_DIR: '/etc/x', OPTIONAL_OBJECTS_OWNER: 'ctl' })).toMatchObject({
+      optionalObjectsDir: '/etc/x',
+      optionalObjectsOwner: 'ctl',
+      optionalObjectsIntervalMs: 5_000,
+    });
+    expect(() => loadConfig(['--optional-objects-interval=0'], env)).toThrow(ConfigError);
+  });
+
   test('an empty WATCH_NAMESPACE (OLM AllNamespaces) watches every namespace; 0 disables a server', () => {
     const c = loadConfig(['--metrics-bind-address=0'], { ...env, WATCH_NAMESPACE: '' });
     expect(c.watchNamespaces).toEqual([]);

@@ -11,6 +11,8 @@ import { LEASE_JITTER, leaseTimingProblem } from './runtime/leader-election';
 export interface ControllerConfig {
   bookingApiUrl: string;
   bookingApiTokenFile: string;
+  /** PEM file of extra CA certificates for the booking API; empty = Node's built-in roots only. */
+  bookingApiCaFile: string;
   /** Namespaces to watch; empty = all. OLM passes a comma-separated list. */
   watchNamespaces: string[];
   leaderElect: boolean;
@@ -31,6 +33,11 @@ export interface ControllerConfig {
   orphanSweepIntervalMs: number;
   /** This cluster's identity on bookings; empty = the kube-system namespace's uid. */
   clusterId: string;
+  /** Folder of objects to apply once their kind is served (optional-objects.ts); empty = none. */
+  optionalObjectsDir: string;
+  /** The Deployment (in the leader-election namespace) that owns them. */
+  optionalObjectsOwner: string;
+  optionalObjectsIntervalMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -51,6 +58,7 @@ interface Option {
 export const OPTIONS: Record<string, Option> = {
   'booking-api-url': { env: 'BOOKING_API_URL', help: 'base URL of the booking API (required)' },
   'booking-api-token-file': { env: 'BOOKING_API_TOKEN_FILE', help: 'file holding the booking API bearer token (required)' },
+  'booking-api-ca-file': { env: 'BOOKING_API_CA_FILE', help: 'PEM file of CA certificates trusted for the booking API besides the built-in roots', default: '' },
   'watch-namespace': { env: 'WATCH_NAMESPACE', help: 'namespaces to watch, comma-separated; empty for all', default: '' },
   'leader-elect': { env: 'LEADER_ELECT', help: 'elect a leader among replicas through a Lease', default: 'false', boolean: true },
   'leader-election-namespace': { env: 'POD_NAMESPACE', help: 'namespace of the leader-election Lease', default: 'default' },
@@ -81,6 +89,13 @@ export const OPTIONS: Record<string, Option> = {
     default: '300',
   },
   'cluster-id': { env: 'CLUSTER_ID', help: 'this cluster\'s identity recorded on bookings; empty: the uid of the kube-system namespace', default: '' },
+  'optional-objects-dir': {
+    env: 'OPTIONAL_OBJECTS_DIR',
+    help: 'folder of *.json objects (e.g. a ServiceMonitor) to apply once the cluster serves their kind; empty: none',
+    default: '',
+  },
+  'optional-objects-owner': { env: 'OPTIONAL_OBJECTS_OWNER', help: 'the Deployment, in the pod\'s namespace, that owns those objects (deleting it removes them)', default: '' },
+  'optional-objects-interval': { env: 'OPTIONAL_OBJECTS_INTERVAL_SECONDS', help: 'seconds between checks for their kinds (a CRD installed later)', default: '60' },
   'log-level': { env: 'LOG_LEVEL', help: 'debug, info, warn or error', default: 'info' },
 };
 
@@ -135,6 +150,14 @@ function leaseTimes(get: (name: string) => string): Pick<ControllerConfig, 'leas
   return t;
 }
 
+function optionalObjects(get: (name: string) => string): Pick<ControllerConfig, 'optionalObjectsDir' | 'optionalObjectsOwner' | 'optionalObjectsIntervalMs'> {
+  const dir = get('optional-objects-dir').trim();
+  const owner = get('optional-objects-owner').trim();
+  // Without an owner nothing would ever remove them: refuse rather than leak.
+  if (dir && !owner) throw new ConfigError('--optional-objects-owner (or OPTIONAL_OBJECTS_OWNER) is required with --optional-objects-dir');
+  return { optionalObjectsDir: dir, optionalObjectsOwner: owner, optionalObjectsIntervalMs: integer('optional-objects-interval', get('optional-objects-interval'), 1, 86400) * 1000 };
+}
+
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ControllerConfig {
   const flags = parseFlags(argv);
   const get = (name: string): string => flags.get(name) ?? env[OPTIONS[name].env] ?? OPTIONS[name].default ?? '';
@@ -159,6 +182,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ControllerCo
   return {
     bookingApiUrl,
     bookingApiTokenFile: required('booking-api-token-file'),
+    bookingApiCaFile: get('booking-api-ca-file').trim(),
     watchNamespaces: get('watch-namespace').split(',').map((s) => s.trim()).filter(Boolean),
     leaderElect: leaderElect === 'true',
     leaderElectionNamespace: required('leader-election-namespace'),
@@ -173,6 +197,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ControllerCo
     bookingTimeoutMs: integer('booking-timeout', get('booking-timeout'), 1, 300) * 1000,
     orphanSweepIntervalMs: integer('orphan-sweep-interval', get('orphan-sweep-interval'), 0, 86400) * 1000,
     clusterId: get('cluster-id').trim(),
+    ...optionalObjects(get),
     logLevel: logLevel as ControllerConfig['logLevel'],
   };
 }

@@ -24,7 +24,9 @@ import { Informer, kubeListerWatcher, objectKey } from './runtime/informer';
 import { LeaderElector } from './runtime/leader-election';
 import { createLogger, type Logger } from './runtime/logger';
 import { createRegistry, getOrCreateCounter, getOrCreateHistogram } from './runtime/metrics';
+import { startIdleGc } from './runtime/idle-gc';
 import { installShutdown } from './runtime/shutdown';
+import { readObjectFiles, runOptionalObjects } from './runtime/optional-objects';
 import type { Registry } from 'prom-client';
 
 const COMPONENT = 'flight-operator';
@@ -80,6 +82,8 @@ function lazyBookings(config: ControllerConfig, onRequest: (e: BookingRequestEve
       timeoutMs: config.bookingTimeoutMs,
       userAgent: `flight-operator/${config.identity}`,
       onRequest,
+      // HTTP(S)_PROXY and NO_PROXY come from the process environment (the Deployment's env).
+      ...(config.bookingApiCaFile ? { caFile: config.bookingApiCaFile } : {}),
     });
     return client;
   };
@@ -181,6 +185,9 @@ export async function run(config: ControllerConfig, logger: Logger): Promise<voi
       });
     },
   });
+  // After a burst, give V8's grown heap back once the queue is quiet (needs --expose-gc; the image has it).
+  const idleGcs = getOrCreateCounter(registry, { name: 'controller_runtime_idle_gc_total', help: 'Full garbage collections run because the heap had grown and the work queue went quiet.' });
+  startIdleGc({ idle: () => controller.queue.len() + controller.queue.active() === 0, logger, onCollect: () => idleGcs.inc() });
   for (const informer of informers) {
     informer.onAdd((o) => controller.enqueue(objectKey(o)));
     informer.onUpdate((o, n) => needsReconcile(o as never, n as never) && controller.enqueue(objectKey(n)));
@@ -236,6 +243,30 @@ export async function run(config: ControllerConfig, logger: Logger): Promise<voi
       await sleep(config.orphanSweepIntervalMs, signal);
     }
   };
+  // The leader alone applies them: replicas of two versions during a rollout would otherwise take turns.
+  const optionalObjectsLoop = async (signal: AbortSignal) => {
+    if (!config.optionalObjectsDir) return;
+    let objects;
+    try {
+      objects = readObjectFiles(config.optionalObjectsDir);
+    } catch (err) {
+      // The ConfigMap volume is optional: an absent folder means nothing to apply.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') logger.warn('optional objects: cannot read them; none applied', { dir: config.optionalObjectsDir, err });
+      return;
+    }
+    await runOptionalObjects(
+      {
+        client,
+        objects,
+        namespace: config.leaderElectionNamespace,
+        owner: { apiVersion: 'apps/v1', kind: 'Deployment', resource: { group: 'apps', version: 'v1', plural: 'deployments' }, name: config.optionalObjectsOwner },
+        fieldManager: COMPONENT,
+        logger,
+        intervalMs: config.optionalObjectsIntervalMs,
+      },
+      signal,
+    );
+  };
   /** `signal` ends this term of work: leadership lost (or, without leader election, shutdown). */
   const startWork = async (signal: AbortSignal) => {
     for (const informer of informers) await informer.waitForSync({ signal });
@@ -248,6 +279,7 @@ export async function run(config: ControllerConfig, logger: Logger): Promise<voi
     logger.info('caches synced; reconciling', { namespaces: config.watchNamespaces.length ? config.watchNamespaces : 'all' });
     controller.start();
     void sweepLoop(signal);
+    void optionalObjectsLoop(signal);
   };
 
   if (config.leaderElect) {

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
 import { parse } from 'yaml';
 import { channelSettings, generateBundleManifests } from '../infra/bundle/generate';
+import { readRecordedRelease } from '../infra/bundle/recorded';
 import { BUNDLE_IMAGE_LOCK, defaultSettings } from '../infra/defaults';
 import { REPO_ROOT } from './cache';
 import { buildImage, type BuildOptions, type BuiltImage, type ImageName, type ImageSpec, type LayerEntry } from './oci';
@@ -144,7 +145,9 @@ export async function buildReleaseBundleImages(opts: BuildOptions & { epoch?: nu
   for (const settings of channelSettings(defaultSettings())) {
     const dir = mkdtempSync(join(tmpdir(), `bundle-${settings.version}-`));
     try {
-      for (const [path, content] of generateBundleManifests(settings)) {
+      // A recorded release is built from its recorded files (olm-bundle/releases/): the same bytes as when it was cut.
+      const recorded = readRecordedRelease(settings.version);
+      for (const [path, content] of recorded ? recorded.files : generateBundleManifests(settings)) {
         mkdirSync(dirname(join(dir, path)), { recursive: true });
         writeFileSync(join(dir, path), content);
       }

@@ -16,7 +16,7 @@
  *   features only. proxy-url keeps working through undici's ProxyAgent (http,
  *   https) and `socks` (socks5), which is swapped for undici's own SOCKS5 client
  *   (image/slim/socks.ts; SOCKS4 is not kept).
- * - `undici` -> its Agent, ProxyAgent and request() (image/slim/undici.ts):
+ * - `undici` -> its Agent, ProxyAgent, EnvHttpProxyAgent and request() (image/slim/undici.ts):
  *   no fetch, WebSocket, EventSource, caches or mocks; and inside undici, its
  *   WHATWG FormData support, for FormData request bodies only, and its llhttp
  *   build for machines without WebAssembly SIMD (image/slim/llhttp-no-simd.ts).

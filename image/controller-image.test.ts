@@ -46,7 +46,7 @@ describe('controller image', () => {
     const { config } = JSON.parse(img.config.toString());
     expect(config.User).toBe('65532:65532');
     expect(config.ExposedPorts).toEqual({ [`${METRICS_PORT}/tcp`]: {}, [`${HEALTH_PORT}/tcp`]: {} });
-    expect(config.Entrypoint).toEqual(['/nodejs/bin/node', '--no-node-snapshot', '/app/controller.js']);
+    expect(config.Entrypoint).toEqual(['/nodejs/bin/node', '--no-node-snapshot', '--expose-gc', '/app/controller.js']);
     expect(config.Env).toContain('NODE_ENV=production');
     expect(config.Labels).toEqual({
       'org.opencontainers.image.title': 'flight-operator-controller',

@@ -35,9 +35,11 @@ export const CONTROLLER_REPOSITORY = 'ghcr.io/flight-operator/controller';
  * sources instead of deserializing the whole built-in snapshot; the controller,
  * which loads few of Node's modules, then idles about 3.5 MiB lower (61.9-62.8
  * against 65.7-66.3 MiB, six runs each against a local API server) for about
- * 0.1 s more start-up (docs/scale.md, Memory).
+ * 0.1 s more start-up. --expose-gc: lets controller/runtime/idle-gc.ts give
+ * the heap a burst grew back once the queue is quiet (about 10 MiB holding
+ * 1,000 tickets). docs/scale.md, Memory, has the figures.
  */
-export const CONTROLLER_NODE_FLAGS: readonly string[] = ['--no-node-snapshot'];
+export const CONTROLLER_NODE_FLAGS: readonly string[] = ['--no-node-snapshot', '--expose-gc'];
 export const METRICS_PORT = 8080;
 export const HEALTH_PORT = 8081;
 

@@ -8,9 +8,13 @@
  *                                      bake opm's serve cache into the catalog image
  *                                      (upstream layout; NOT reproducible, see catalog-image.ts)
  *   npm run image -- --repin-debian    re-pin image/debian-packages.json to apt's candidates
+ *   npm run image -- --push <registry> [--insecure] [names]
+ *                                      push what dist/images holds, by digest (image/push.ts)
  *
- * Each image lands in dist/images/<name>/ (OCI image layout) and
- * dist/images/<name>.tar (docker-archive, for `docker load` / `podman load`).
+ * Each image lands in dist/images/<name>/ (OCI image layout),
+ * dist/images/<name>.tar (docker-archive, for `docker load` / `podman load`)
+ * and dist/images/<name>.oci.tar (OCI archive, for containerd: `ctr images
+ * import`, `kind load image-archive`; keeps the digest).
  * Digests and sizes are printed and written to dist/images/digests.json; the
  * controller image's digest goes into infra/controller-image.json, which
  * infra/defaults.ts reads (deployments then pull by digest), and each
@@ -29,8 +33,9 @@ import { REPO_ROOT, cacheRoot } from './cache';
 import { buildBookingServiceImage } from './booking-service-image';
 import { buildCatalogImage, type CatalogCacheMode } from './catalog-image';
 import { buildControllerImage, CONTROLLER_ENTRY } from './controller-image';
+import { pushImages } from './push';
 import { repin } from './debian';
-import { formatBytes, sourceDateEpoch, writeDockerArchive, writeOciLayout, type BuiltImage, type ImageName } from './oci';
+import { formatBytes, sourceDateEpoch, writeDockerArchive, writeOciArchive, writeOciLayout, type BuiltImage, type ImageName } from './oci';
 
 const NAMES = ['controller', 'bundle', 'catalog', 'booking-service'] as const;
 type Name = (typeof NAMES)[number];
@@ -65,6 +70,7 @@ function summarize(name: string, image: BuiltImage, ref: ImageName, started: num
 function write(name: string, image: BuiltImage, ref: ImageName, outDir: string): void {
   writeOciLayout(image, join(outDir, name), ref);
   writeDockerArchive(image, join(outDir, `${name}.tar`), ref);
+  writeOciArchive(image, join(outDir, `${name}.oci.tar`), ref);
 }
 
 /** infra/controller-image.json: {repository, tag, digest}, rewritten only when it changes. */
@@ -85,11 +91,24 @@ function bundleReferences(image: string): boolean {
 
 async function main(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
-    console.log('usage: npm run image -- [controller] [bundle] [catalog] [--no-lock] [--catalog-cache=runtime|baked] [--repin-debian]');
+    console.log('usage: npm run image -- [controller] [bundle] [catalog] [booking-service] [--no-lock] [--catalog-cache=runtime|baked] [--repin-debian]\n       npm run image -- --push <registry> [--insecure] [names...]   (push dist/images by digest with skopeo)');
     return 0;
   }
   if (argv.includes('--repin-debian')) {
     repin();
+    return 0;
+  }
+  const pushAt = argv.indexOf('--push');
+  if (pushAt >= 0) {
+    // Pushes what an earlier `npm run image` wrote; builds nothing.
+    const registry = argv[pushAt + 1];
+    const rest = argv.filter((_, i) => i !== pushAt && i !== pushAt + 1);
+    const unknownPush = rest.filter((a) => a.startsWith('-') && a !== '--insecure');
+    if (!registry || registry.startsWith('-') || unknownPush.length) {
+      console.error(`usage: npm run image -- --push <registry> [--insecure] [${NAMES.join('] [')}]${unknownPush.length ? `; unknown ${unknownPush.join(', ')}` : ''}`);
+      return 2;
+    }
+    pushImages({ registry, outDir: OUT_DIR, names: rest.filter((a) => !a.startsWith('-')), insecure: rest.includes('--insecure') });
     return 0;
   }
   const cacheFlag = argv.find((a) => a.startsWith('--catalog-cache='));
@@ -162,7 +181,10 @@ async function main(argv: string[]): Promise<number> {
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
     const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join('  ');
     console.log(`\n${line(head)}\n${rows.map(line).join('\n')}`);
-    for (const s of summaries) console.log(`  ${s.name}: ${s.reference}\n    load: podman load -i ${relative(REPO_ROOT, join(OUT_DIR, `${s.name}.tar`))}   push: skopeo copy oci:${relative(REPO_ROOT, join(OUT_DIR, s.name))} docker://${s.reference.replace(/@.*$/, '')}`);
+    for (const s of summaries) {
+      const out = relative(REPO_ROOT, join(OUT_DIR, s.name));
+      console.log(`  ${s.name}: ${s.reference}\n    load: podman load -i ${out}.tar   containerd/kind (keeps the digest): ctr -n k8s.io images import ${out}.oci.tar   push: npm run image -- --push <registry> ${s.name.replace(/-\d.*$/, '')}`);
+    }
     const file = join(OUT_DIR, 'digests.json');
     const previous = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, Summary>) : {};
     const merged = { ...previous, ...Object.fromEntries(summaries.map((s) => [s.name, s])) };

@@ -13,6 +13,7 @@ import {
   gzipDeterministicSync,
   layerCacheFile,
   makeTar,
+  ociArchive,
   pakoVersion,
   normalizePath,
   readOciLayout,
@@ -294,5 +295,20 @@ describe('OCI layout and docker-archive', () => {
     expect(digestOf(files[m.Config])).toBe(img.configDigest);
     expect(m.Layers.map((p: string) => digestOf(files[p]))).toEqual(img.layers.map((l) => l.diffId));
     expect(gnuTarList(archive) ?? 'manifest.json').toContain('manifest.json');
+  });
+
+  it('GIVEN a built image WHEN saved as OCI archive THEN its index names the same manifest for containerd by tag and by digest, and every blob is the built one', async () => {
+    const img = await buildImage(spec());
+    const archive = ociArchive(img, { repository: 'example.com/x', tag: '1.2.3' }, 0);
+    expect(digestOf(ociArchive(img, { repository: 'example.com/x', tag: '1.2.3' }, 0))).toBe(digestOf(archive));
+    const files = Object.fromEntries(readTar(archive).filter((e) => e.type === 'file').map((e) => [e.path, e.content!]));
+    const index = JSON.parse(files['index.json'].toString());
+    expect(index.manifests.map((m: { digest: string; annotations: Record<string, string> }) => [m.digest, m.annotations])).toEqual([
+      [img.manifestDigest, { 'io.containerd.image.name': 'example.com/x:1.2.3', 'org.opencontainers.image.ref.name': '1.2.3' }],
+      [img.manifestDigest, { 'io.containerd.image.name': `example.com/x@${img.manifestDigest}` }],
+    ]);
+    const blobs = Object.entries(files).filter(([p]) => p.startsWith('blobs/sha256/'));
+    for (const [p, c] of blobs) expect(digestOf(c)).toBe(`sha256:${p.slice('blobs/sha256/'.length)}`);
+    expect(blobs.map(([p]) => `sha256:${p.slice('blobs/sha256/'.length)}`).sort()).toEqual([img.manifestDigest, img.configDigest, ...img.layers.map((l) => l.digest)].sort());
   });
 });

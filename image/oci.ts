@@ -616,10 +616,43 @@ export function dockerArchive(img: BuiltImage, name: ImageName, epoch = sourceDa
 }
 
 export function writeDockerArchive(img: BuiltImage, file: string, name: ImageName, epoch = sourceDateEpoch()): void {
+  writeAtomically(file, dockerArchive(img, name, epoch));
+}
+
+function writeAtomically(file: string, data: Buffer): void {
   mkdirSync(dirname(file), { recursive: true });
   const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, dockerArchive(img, name, epoch));
+  writeFileSync(tmp, data);
   renameSync(tmp, file);
+}
+
+/**
+ * The OCI layout as one tar (an OCI archive), for a node's containerd:
+ * `ctr -n k8s.io images import` and `kind load image-archive` take it. Unlike
+ * the docker-archive, whose uncompressed layers containerd turns into another
+ * manifest (another digest), it keeps the manifest and so the digest. Its
+ * index names the manifest twice for containerd (io.containerd.image.name):
+ * `<repository>:<tag>` and `<repository>@<digest>`, so a Pod pinned by digest
+ * finds the image without a pull; `org.opencontainers.image.ref.name` stays
+ * on the first only.
+ */
+export function ociArchive(img: BuiltImage, name: ImageName, epoch = sourceDateEpoch()): Buffer {
+  const index = JSON.parse(renderIndex(img, name).toString('utf8')) as { manifests: Array<{ annotations: Record<string, string> }> };
+  const first = index.manifests[0]!;
+  index.manifests.push({ ...first, annotations: { 'io.containerd.image.name': `${name.repository}@${img.manifestDigest}` } });
+  const blob = (digest: string, content: Buffer): LayerEntry => ({ type: 'file', path: `blobs/sha256/${digest.slice('sha256:'.length)}`, content });
+  const blobs = new Map<string, LayerEntry>();
+  for (const [d, c] of [...img.layers.map((l) => [l.digest, l.gz] as const), [img.configDigest, img.config] as const, [img.manifestDigest, img.manifest] as const]) blobs.set(d, blob(d, c));
+  const entries: LayerEntry[] = [
+    { type: 'file', path: 'oci-layout', content: JSON.stringify({ imageLayoutVersion: '1.0.0' }) },
+    { type: 'file', path: 'index.json', content: JSON.stringify(index) },
+    ...blobs.values(),
+  ];
+  return makeTar(entries, { mtime: epoch }).tar;
+}
+
+export function writeOciArchive(img: BuiltImage, file: string, name: ImageName, epoch = sourceDateEpoch()): void {
+  writeAtomically(file, ociArchive(img, name, epoch));
 }
 
 export interface LoadedLayout {

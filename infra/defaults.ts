@@ -3,14 +3,16 @@ import { join } from 'node:path';
 import { LATEST_RELEASE } from './releases';
 import { EgressSettings, NetworkPeer, OperatorSettings, validateSettings } from './settings';
 
-const root = join(__dirname, '..');
+// The locks and the icon sit beside this module: in infra/ of the repo, and
+// copied beside the compiled module in lib/ of the package (scripts/build.ts).
+const here = __dirname;
 
 /**
  * The controller image this release ships. Written by the image build
  * (npm run image) with the digest it produced; never edited by hand.
  */
 export function controllerImage(): string {
-  const lock = JSON.parse(readFileSync(join(root, 'infra', 'controller-image.json'), 'utf8')) as {
+  const lock = JSON.parse(readFileSync(join(here, 'controller-image.json'), 'utf8')) as {
     repository: string;
     tag?: string;
     digest?: string;
@@ -18,7 +20,7 @@ export function controllerImage(): string {
   return lock.digest ? `${lock.repository}@${lock.digest}` : `${lock.repository}:${lock.tag}`;
 }
 
-export const BUNDLE_IMAGE_LOCK = join(root, 'infra', 'bundle-image.json');
+export const BUNDLE_IMAGE_LOCK = join(here, 'bundle-image.json');
 
 /**
  * The bundle image of each release, by digest: written by the image build
@@ -69,4 +71,4 @@ export const RELEASE = {
   repository: 'https://github.com/flight-operator/flight-operator',
 };
 
-export const ICON_SVG = readFileSync(join(root, 'infra', 'icon.svg'), 'utf8');
+export const ICON_SVG = readFileSync(join(here, 'icon.svg'), 'utf8');

@@ -22,6 +22,10 @@ export const RELEASES: readonly Release[] = [
   // The bundle ships the ServiceMonitor, PrometheusRule and Grafana dashboard ConfigMap (MONITORING_SINCE):
   // installing it through OLM needs the prometheus-operator CRDs (monitoring.coreos.com) in the cluster.
   { version: '0.3.0', createdAt: '2026-11-24T00:00:00Z', replaces: '0.2.0', skipRange: '>=0.1.0 <0.3.0' },
+  // The ServiceMonitor and PrometheusRule travel as data (a ConfigMap) that the controller applies when the
+  // cluster serves monitoring.coreos.com (OPTIONAL_MONITORING_SINCE): installs and upgrades work without
+  // prometheus-operator. Its skipRange takes 0.1.0 and 0.2.0 past 0.3.0, which needs the CRDs.
+  { version: '0.4.0', createdAt: '2026-12-07T00:00:00Z', replaces: '0.3.0', skipRange: '>=0.1.0 <0.4.0' },
 ];
 
 /**
@@ -33,6 +37,16 @@ export const RELEASES: readonly Release[] = [
  * needs the prometheus-operator CRDs (monitoring.coreos.com).
  */
 export const MONITORING_SINCE = '0.3.0';
+
+/**
+ * The first release whose bundle carries the ServiceMonitor and the
+ * PrometheusRule inside a ConfigMap (`flight-operator-controller-optional-objects`)
+ * instead of as objects of their own: the controller applies them
+ * (controller/runtime/optional-objects.ts) once the cluster serves their
+ * kinds, owned by its Deployment. Its FlightTicket RBAC is in the CSV's
+ * `permissions`, which OLM grants in the OperatorGroup's target namespaces.
+ */
+export const OPTIONAL_MONITORING_SINCE = '0.4.0';
 
 /** The release the tree builds by default: plain manifests, olm-bundle/manifests, the head of the channel. */
 export const LATEST_RELEASE: Release = RELEASES[RELEASES.length - 1];

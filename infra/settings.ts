@@ -30,6 +30,66 @@ export interface OperatorSettings {
   readonly egress: EgressSettings;
   /** OLM install modes the CSV supports (default all four); an OperatorGroup asking for another fails the CSV. */
   readonly installModes?: readonly InstallMode[];
+
+  // ---- knobs of the plain install (and of the Helm chart's values, infra/helm/) ----
+
+  /**
+   * Prefix of the names of cluster-scoped objects (`<releaseName>-controller`
+   * for the ClusterRole and ClusterRoleBinding), so two installs with
+   * different names do not collide. Default `flight-operator`. The CRD cannot
+   * follow: its name is fixed by its group and plural (docs/install.md).
+   */
+  readonly releaseName?: string;
+  /** Replaces the repository of `image` (a registry mirror), keeping its digest or tag. */
+  readonly imageRepository?: string;
+  /** Secrets the kubelet uses to pull the image (the pod's imagePullSecrets). */
+  readonly imagePullSecrets?: readonly string[];
+  /** The controller container's requests and limits, merged per resource over the defaults (ControllerDeployment DEFAULT_RESOURCES). */
+  readonly resources?: ResourceRequirements;
+  readonly nodeSelector?: Readonly<Record<string, string>>;
+  /** Pod tolerations, in the Kubernetes shape. */
+  readonly tolerations?: readonly Readonly<Record<string, unknown>>[];
+  /** Pod affinity, in the Kubernetes shape (added to the pods' own topology spread). */
+  readonly affinity?: Readonly<Record<string, unknown>>;
+  readonly priorityClassName?: string;
+  /** Extra labels on every object and on the controller's pods (the operator's own labels win on a clash). */
+  readonly labels?: Readonly<Record<string, string>>;
+  /** Extra annotations on every object and on the controller's pods. */
+  readonly annotations?: Readonly<Record<string, string>>;
+  /** Emit the controller's NetworkPolicy (default true); its rules come from `egress`. */
+  readonly networkPolicy?: boolean;
+  /** Emit the monitoring objects (ServiceMonitor, PrometheusRule, dashboard; default true). */
+  readonly monitoring?: boolean;
+  /** The controller's --log-level; unset: its default (info). */
+  readonly logLevel?: LogLevel;
+  /** Proxy for the booking API, as the controller's HTTP_PROXY, HTTPS_PROXY and NO_PROXY. */
+  readonly bookingApiProxy?: ProxySettings;
+  /** ConfigMap whose key `ca.crt` holds CA certificates trusted for the booking API besides the built-in roots. */
+  readonly bookingApiCaConfigMap?: string;
+  /**
+   * Namespaces whose tickets the controller reconciles (its WATCH_NAMESPACE);
+   * unset or empty: all. When set, its rights on tickets and Events are Roles
+   * in these namespaces; only the read of the kube-system namespace (the
+   * cluster identity) stays cluster-wide. Plain install only: OLM sets them
+   * from the OperatorGroup.
+   */
+  readonly watchNamespaces?: readonly string[];
+}
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Quantities by resource name, e.g. { cpu: '100m', memory: '128Mi' }. */
+export interface ResourceRequirements {
+  readonly requests?: Readonly<Record<string, string>>;
+  readonly limits?: Readonly<Record<string, string>>;
+}
+
+export interface ProxySettings {
+  readonly httpProxy?: string;
+  readonly httpsProxy?: string;
+  /** Comma-separated hosts, domains (.svc) and CIDRs reached directly. */
+  readonly noProxy?: string;
 }
 
 export const INSTALL_MODES = ['OwnNamespace', 'SingleNamespace', 'MultiNamespace', 'AllNamespaces'] as const;
@@ -66,6 +126,10 @@ export const KIND = 'FlightTicket';
 export const PLURAL = 'flighttickets';
 export const CRD_NAME = `${PLURAL}.${GROUP}`;
 export const CONTROLLER_NAME = 'flight-operator-controller';
+/** The default release name: cluster-scoped objects are `<releaseName>-controller`, i.e. CONTROLLER_NAME. */
+export const DEFAULT_RELEASE_NAME = 'flight-operator';
+/** Where the extra CA bundle (bookingApiCaConfigMap) appears in the controller's container. */
+export const BOOKING_CA_DIR = '/etc/flight-operator/booking-ca';
 export const METRICS_PORT = 8080;
 export const HEALTH_PORT = 8081;
 /** Where the booking token file appears in the controller's container. */
@@ -74,6 +138,7 @@ export const BOOKING_TOKEN_DIR = '/var/run/secrets/flights.com/booking';
 const SEMVER = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$/;
 const IMAGE = /^(?<repo>[a-z0-9]+(?:[._-][a-z0-9]+)*(?::\d+)?(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)(?::(?<tag>[\w][\w.-]{0,127}))?(?:@(?<digest>sha256:[a-f0-9]{64}))?$/;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 export class SettingsError extends Error {
   constructor(field: string, problem: string) {
@@ -117,6 +182,32 @@ export function validateSettings(s: OperatorSettings): OperatorSettings {
     const bad = s.installModes.filter((m) => !(INSTALL_MODES as readonly string[]).includes(m));
     if (bad.length) throw new SettingsError('installModes', `unknown ${bad.join(', ')} (known: ${INSTALL_MODES.join(', ')})`);
   }
+  if (s.releaseName !== undefined && (!DNS_LABEL.test(s.releaseName) || s.releaseName.length > 52)) {
+    throw new SettingsError('releaseName', `"${s.releaseName}" is not a DNS label of at most 52 characters (it prefixes "-controller")`);
+  }
+  if (s.imageRepository !== undefined && !IMAGE.exec(s.imageRepository)?.groups?.repo?.length) {
+    throw new SettingsError('imageRepository', `"${s.imageRepository}" is not an image repository`);
+  }
+  if (s.imageRepository !== undefined && /[:@]/.test(s.imageRepository.replace(/^[^/]*\//, ''))) {
+    throw new SettingsError('imageRepository', `"${s.imageRepository}" must not carry a tag or digest (they come from "image")`);
+  }
+  for (const [field, name] of [
+    ...(s.imagePullSecrets ?? []).map((n) => ['imagePullSecrets', n] as const),
+    ...(s.bookingApiCaConfigMap !== undefined ? [['bookingApiCaConfigMap', s.bookingApiCaConfigMap] as const] : []),
+  ]) {
+    if (!DNS_SUBDOMAIN.test(name)) throw new SettingsError(field, `"${name}" is not a valid object name`);
+  }
+  for (const ns of s.watchNamespaces ?? []) if (!DNS_LABEL.test(ns)) throw new SettingsError('watchNamespaces', `"${ns}" is not a namespace name`);
+  if (s.priorityClassName !== undefined && !DNS_SUBDOMAIN.test(s.priorityClassName)) {
+    throw new SettingsError('priorityClassName', `"${s.priorityClassName}" is not a valid PriorityClass name`);
+  }
+  if (s.logLevel !== undefined && !(LOG_LEVELS as readonly string[]).includes(s.logLevel)) {
+    throw new SettingsError('logLevel', `"${s.logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
+  }
+  for (const key of ['httpProxy', 'httpsProxy'] as const) {
+    const v = s.bookingApiProxy?.[key];
+    if (v !== undefined && v !== '' && !/^https?:\/\/[^\s]+$/.test(v)) throw new SettingsError(`bookingApiProxy.${key}`, `"${v}" is not an http(s) URL`);
+  }
   for (const target of ['dns', 'apiServer', 'bookingApi'] as const) validateEgress(`egress.${target}`, s.egress?.[target], target !== 'bookingApi');
   return s;
 }
@@ -149,4 +240,18 @@ export function bookingApiPorts(s: OperatorSettings): number[] {
 /** True when the image is pinned by digest (what OLM relatedImages and the good-practice validators want). */
 export function isDigestPinned(image: string): boolean {
   return /@sha256:[a-f0-9]{64}$/.test(image);
+}
+
+/** The image the pods run: `image`, with its repository replaced by `imageRepository` when set (digest or tag kept). */
+export function resolvedImage(s: OperatorSettings): string {
+  if (!s.imageRepository) return s.image;
+  const m = IMAGE.exec(s.image);
+  const tag = m?.groups?.tag ? `:${m.groups.tag}` : '';
+  const digest = m?.groups?.digest ? `@${m.groups.digest}` : '';
+  return `${s.imageRepository}${tag}${digest}`;
+}
+
+/** Name of the cluster-scoped objects of this install (ClusterRole, ClusterRoleBinding). */
+export function clusterScopedName(s: OperatorSettings): string {
+  return `${s.releaseName ?? DEFAULT_RELEASE_NAME}-controller`;
 }

@@ -8,6 +8,16 @@
  *   (Cairo -> London, 2 seats) booked -> seats 2 -> 3 -> route to Paris ->
  *   deleted, booking cancelled.
  *
+ * Where the pods run: on a real node (containerd + kubelet, testenv/real-node)
+ * when this machine can start one without building or installing anything
+ * (root, the node tool family built, the Debian parts there): the catalog
+ * image runs as OLM's registry pod and the controller as real containers of
+ * the pinned image, pulled by digest through the node's registry. Otherwise
+ * on the kwok control plane, whose pods never run: the catalog is served by
+ * opm and the controller pods run as host processes; the demo says which and
+ * why. FLIGHT_DEMO_NODE=kwok forces the latter; FLIGHT_DEMO_NODE=real with
+ * FLIGHT_KUBECONFIG and FLIGHT_NODE_STATE reuses a running real node.
+ *
  * Each step prints a progress line with its time; a summary table at the
  * end. Everything the demo started is stopped again (and what it created in
  * a reused cluster deleted) unless --keep. A failed step stops the demo with
@@ -16,7 +26,8 @@
  *   npm run demo                 # FLIGHT_KUBECONFIG=<kubeconfig> reuses that cluster instead
  *   npm run demo -- --keep       # leave it all running, print how to look at it
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startBookingService, type BookingServiceHandle } from '../booking-service/server';
@@ -24,11 +35,15 @@ import { BookingClient } from '../controller/booking/client';
 import { bundleController } from '../image/controller-image';
 import { SEED_TICKET } from '../infra/charts/example-ticket-chart';
 import { defaultSettings } from '../infra/defaults';
-import { createCatalogSource, startOlm, type OlmEnv } from '../test/olm/olm-env';
+import { CATALOG_LABEL, createCatalogSource, startOlm, type OlmEnv } from '../test/olm/olm-env';
 import { startPodRunner, type PodRunner } from '../test/support/pod-runner';
-import { ensureFamily } from '../testenv/binaries';
+import { layoutDigest } from '../test/real-node/support';
+import { ensureFamily, REPO_ROOT } from '../testenv/binaries';
 import { clusterStatus, defaultPersistentDir, startCluster, stopCluster } from '../testenv/cluster';
 import { kubectl, waitFor } from '../testenv/kube';
+import { HOST_IP } from '../testenv/real-node/cleanup';
+import { inNodeNetwork, realNodeUnavailable, startRealNode, REGISTRY } from '../testenv/real-node/node';
+import { skopeoCopy } from '../testenv/real-node/pause-image';
 
 const NAMESPACE = 'flight-demo';
 const PACKAGE = 'flight-operator';
@@ -68,10 +83,58 @@ async function until<T>(what: string, fn: () => Promise<T | undefined | null | f
   });
 }
 
+/** Where the pods run, and why: FLIGHT_DEMO_NODE, else a real node when one can start here without building anything. */
+function chooseNode(): { node: 'real' | 'kwok'; why: string } {
+  const want = process.env.FLIGHT_DEMO_NODE;
+  if (want === 'kwok') return { node: 'kwok', why: 'FLIGHT_DEMO_NODE=kwok' };
+  if (want === 'real') return { node: 'real', why: 'FLIGHT_DEMO_NODE=real' };
+  if (want !== undefined && want !== '') throw new Error(`FLIGHT_DEMO_NODE must be real or kwok, got "${want}"`);
+  if (process.env.FLIGHT_KUBECONFIG) return { node: 'kwok', why: 'FLIGHT_KUBECONFIG names a cluster (set FLIGHT_DEMO_NODE=real for a real node\'s)' };
+  const missing = realNodeUnavailable();
+  return missing ? { node: 'kwok', why: `no real node here: ${missing}` } : { node: 'real', why: 'this machine can run a real node' };
+}
+
 async function main(): Promise<void> {
+  const where = chooseNode();
+  process.stdout.write(where.node === 'real'
+    ? `[demo] pods run on a real node (containerd + kubelet): ${where.why}\n`
+    : `[demo] pods run as host processes beside a kwok control plane (its pods never run): ${where.why}\n`);
+  const real = where.node === 'real';
   // 1. The control plane: the one FLIGHT_KUBECONFIG names, the persistent local one if it runs, else a new one.
   let startedCluster: string | undefined;
-  await step('control plane up (or reused)', async () => {
+  let nodeState = '';
+  if (real) {
+    await step('real node up (control plane, containerd, kubelet) or reused', async () => {
+      if (process.env.FLIGHT_KUBECONFIG) {
+        nodeState = process.env.FLIGHT_NODE_STATE ?? '';
+        if (!nodeState) throw new Error('FLIGHT_DEMO_NODE=real with FLIGHT_KUBECONFIG also needs FLIGHT_NODE_STATE (the node\'s state dir)');
+        process.env.FLIGHT_KUBECTL ??= join(ensureFamily('k8s'), 'kubectl');
+        return `reused ${process.env.FLIGHT_KUBECONFIG}`;
+      }
+      const node = await startRealNode({ log: () => undefined });
+      cleanups.push({ what: 'tear the real node down', run: () => node.teardown() });
+      process.env.FLIGHT_KUBECONFIG = node.cluster.kubeconfigPath;
+      process.env.FLIGHT_KUBECTL = node.cluster.binaries.kubectl;
+      nodeState = node.stateDir;
+      startedCluster = node.cluster.dir;
+      return `node ${node.name} Ready in ${node.timings.ready}s (${node.cluster.dir})`;
+    });
+  }
+  const images = real
+    ? await step('controller and catalog images pushed by digest into the node\'s registry', async () => {
+        const layout = (name: string) => join(REPO_ROOT, 'dist', 'images', name);
+        const pinned = (JSON.parse(readFileSync(join(REPO_ROOT, 'infra', 'controller-image.json'), 'utf8')) as { digest: string }).digest;
+        if (!existsSync(join(layout('controller'), 'index.json')) || !existsSync(join(layout('catalog'), 'index.json')) || layoutDigest(layout('controller')) !== pinned) {
+          const r = spawnSync(process.execPath, [join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(REPO_ROOT, 'image', 'main.ts'), 'controller', 'catalog'], { cwd: REPO_ROOT, encoding: 'utf8' });
+          if (r.status !== 0) throw new Error(`npm run image -- controller catalog failed:\n${r.stderr || r.stdout}`);
+        }
+        // The catalog's CSV runs the image infra/controller-image.json pins: a build that differs would never be pulled.
+        if (layoutDigest(layout('controller')) !== pinned) throw new Error(`the controller built here is ${layoutDigest(layout('controller'))}, the catalog pins ${pinned} (infra/controller-image.json): regenerate the pinned artifacts (npm run image -- controller, npm run bundle, ...)`);
+        for (const name of ['controller', 'catalog']) skopeoCopy(`oci:${layout(name)}`, `docker://${REGISTRY}/flight-operator/${name}:demo`);
+        return { catalog: `ghcr.io/flight-operator/catalog@${layoutDigest(layout('catalog'))}`, controller: `ghcr.io/flight-operator/controller@${pinned}` };
+      }, (i) => `${i.controller}, ${i.catalog}`)
+    : undefined;
+  if (!real) await step('control plane up (or reused)', async () => {
     if (process.env.FLIGHT_KUBECONFIG) {
       // testenv's kubectl helper reads FLIGHT_KUBECTL; the k8s tool family has it.
       process.env.FLIGHT_KUBECTL ??= join(ensureFamily('k8s'), 'kubectl');
@@ -95,11 +158,12 @@ async function main(): Promise<void> {
   // testenv's kubectl reads FLIGHT_KUBECONFIG and FLIGHT_KUBECTL (set just above) at each call.
   const json = async (args: string[]) => JSON.parse((await kubectl([...args, '-o', 'json'])).stdout);
 
-  const olm: OlmEnv = await step('OLM (olm and catalog operators) and our catalog (opm serve olm-bundle/catalog)', async () => {
-    const o = await startOlm({ log: () => undefined });
+  const olm: OlmEnv = await step(real ? 'OLM (olm and catalog operators)' : 'OLM (olm and catalog operators) and our catalog (opm serve olm-bundle/catalog)', async () => {
+    // On the real node the catalog operator runs in the node's network: it dials the registry pod by its Service's name.
+    const o = await startOlm({ log: () => undefined, ...(real ? { catalogOperatorPrefix: inNodeNetwork(nodeState) } : {}) });
     cleanups.push({ what: 'stop OLM and opm', run: () => o.stop() });
     return o;
-  }, (o) => `OLM ${o.versions['operator-lifecycle-manager'] ?? ''} up, catalog at ${o.catalogAddress}`);
+  }, (o) => `OLM ${o.versions['operator-lifecycle-manager'] ?? ''} up${real ? '' : `, catalog at ${o.catalogAddress}`}`);
 
   const catalog = 'flight-operator-demo';
   const csvName = `${PACKAGE}.v${defaultSettings().version}`;
@@ -115,9 +179,24 @@ async function main(): Promise<void> {
     },
   });
 
-  await step('CatalogSource READY', async () => {
-    await createCatalogSource(olm, catalog, { displayName: 'Flight Operator (demo)' });
-    return 'READY';
+  await step(real ? 'CatalogSource READY (OLM\'s registry pod runs the catalog image)' : 'CatalogSource READY', async () => {
+    if (!real) {
+      await createCatalogSource(olm, catalog, { displayName: 'Flight Operator (demo)' });
+      return 'READY';
+    }
+    await kubectl(['apply', '-f', '-'], {
+      input: JSON.stringify({
+        apiVersion: 'operators.coreos.com/v1alpha1',
+        kind: 'CatalogSource',
+        // The label: a later startOlm removes it if this demo is killed (a catalog OLM cannot reach fails every resolution).
+        metadata: { name: catalog, namespace: olm.namespace, labels: { [CATALOG_LABEL]: 'true' } },
+        spec: { sourceType: 'grpc', image: images!.catalog, grpcPodConfig: { securityContextConfig: 'restricted' }, displayName: 'Flight Operator (demo)', publisher: 'flight-operator' },
+      }),
+    });
+    await until(`CatalogSource ${catalog} READY`, async () => (await json(['get', 'catalogsource', catalog, '-n', olm.namespace]).catch(() => undefined))?.status?.connectionState?.lastObservedState === 'READY', 240_000,
+      async () => (await kubectl(['get', 'pods,events', '-n', olm.namespace], { check: false })).stdout);
+    const [pod] = (await json(['get', 'pods', '-n', olm.namespace, '-l', `olm.catalogSource=${catalog}`])).items;
+    return `READY; registry pod ${pod?.metadata.name} (${pod?.status.containerStatuses?.[0]?.containerID ?? 'no container'})`;
   });
 
   // The booking service, and the token Secret the operator reads.
@@ -126,7 +205,8 @@ async function main(): Promise<void> {
   const tokenFile = join(work, 'token');
   writeFileSync(tokenFile, `demo-${Math.random().toString(36).slice(2)}\n`, { mode: 0o600 });
   const booking: BookingServiceHandle = await step('booking service', async () => {
-    const b = await startBookingService({ dataDir: join(work, 'bookings'), tokenFile });
+    // On the real node the pods reach the host at its end of the node's veth.
+    const b = await startBookingService({ dataDir: join(work, 'bookings'), tokenFile, ...(real ? { host: HOST_IP } : {}) });
     cleanups.push({ what: 'stop the booking service', run: () => b.stop() });
     return b;
   }, (b) => b.url);
@@ -166,7 +246,7 @@ async function main(): Promise<void> {
     return (Date.now() - subscribedAt) / 1000;
   }, (s) => `${s.toFixed(2)}s after the Subscription`);
 
-  const runner: PodRunner = await step('controller pods running (the bundled controller, one process per pod, as its ServiceAccount)', async () => {
+  const runner: PodRunner | undefined = real ? undefined : await step('controller pods running (the bundled controller, one process per pod, as its ServiceAccount)', async () => {
     const bundle = join(work, 'controller.js');
     writeFileSync(bundle, (await bundleController()).js);
     const r = await startPodRunner({ namespace: NAMESPACE, selector: 'app.kubernetes.io/name=flight-operator-controller', bundle, log: () => undefined });
@@ -174,6 +254,16 @@ async function main(): Promise<void> {
     await until('2 controller processes and a leader', async () => r.running().length === 2 && r.samples[r.samples.length - 1]?.leaders.length === 1);
     return r;
   }, (r) => `${r.running().map((p) => p.pod).join(', ')}; leader ${r.samples[r.samples.length - 1].leaders[0]}`);
+  if (real) {
+    await step('controller pods Ready on the node (containers of the pinned image, probed by kubelet)', async () => {
+      // CSV Succeeded already means the Deployment is Available; this shows what runs, and who leads.
+      const pods = (await json(['get', 'pods', '-n', NAMESPACE, '-l', 'app.kubernetes.io/name=flight-operator-controller'])).items as any[];
+      const ready = pods.filter((p) => p.status.containerStatuses?.every((c: any) => c.ready && c.imageID === images!.controller));
+      if (ready.length !== 2) throw new Error(`expected 2 Ready controller pods of ${images!.controller}, got ${JSON.stringify(pods.map((p) => p.status))}`);
+      const leader = await until('a leader in the Lease', async () => (await json(['get', 'lease', 'flight-operator-controller', '-n', NAMESPACE]).catch(() => undefined))?.spec?.holderIdentity as string | undefined);
+      return `${ready.map((p) => `${p.metadata.name} (${p.status.containerStatuses[0].containerID.slice(0, 25)}...)`).join(', ')}; leader ${leader}`;
+    });
+  }
 
   const name = SEED_TICKET.metadata!.name!;
   const ticket = () => json(['get', 'ft', name, '-n', NAMESPACE]);
@@ -182,7 +272,8 @@ async function main(): Promise<void> {
     const ready = t.status?.conditions?.find((c: any) => c.type === 'Ready');
     return ready?.status === 'True' && t.status?.observedGeneration === t.metadata.generation && want(t) ? t : undefined;
   };
-  const diagnose = async () => `${(await kubectl(['get', 'ft', '-n', NAMESPACE], { check: false })).stdout}\n${runner.logs(10)}`;
+  const diagnose = async () =>
+    `${(await kubectl(['get', 'ft', '-n', NAMESPACE], { check: false })).stdout}\n${runner ? runner.logs(10) : (await kubectl(['logs', '-n', NAMESPACE, '-l', 'app.kubernetes.io/name=flight-operator-controller', '--tail=10'], { check: false })).stdout}`;
 
   const booked = await step(`${name} (Cairo -> London, 2 seats) booked`, async () => {
     await kubectl(['apply', '-n', NAMESPACE, '-f', '-'], { input: JSON.stringify({ apiVersion: 'flights.com/v1', kind: 'FlightTicket', ...SEED_TICKET }) });
@@ -221,7 +312,9 @@ async function main(): Promise<void> {
     process.stdout.write(
       `\n--keep: all of it still runs. export KUBECONFIG=${process.env.FLIGHT_KUBECONFIG}; kubectl get csv,pods,ft -n ${NAMESPACE}\n` +
         `booking service ${booking.url} (token ${tokenFile}). Ctrl-C stops OLM, opm, the controllers and the booking service (they run in this process);` +
-        ` the cluster${startedCluster ? ' (npm run cluster -- down stops it)' : ''} and the demo's objects stay.\n`,
+        (real && startedCluster
+          ? ' the real node the demo started goes too (it cannot outlive its owner: one node per machine, with a watchdog).\n'
+          : ` the cluster${startedCluster ? ' (npm run cluster -- down stops it)' : ''} and the demo's objects stay.\n`),
     );
   }
 }

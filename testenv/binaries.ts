@@ -50,7 +50,7 @@ function isExecutable(p: string): boolean {
 }
 
 /** Runs tools/ensure.sh <family> and returns the folder it prints. */
-export function ensureFamily(family: 'k8s' | 'kwok' | 'olm' | 'pulumi' | 'etcd', log: (msg: string) => void = defaultLog): string {
+export function ensureFamily(family: 'k8s' | 'kwok' | 'olm' | 'pulumi' | 'etcd' | 'helm', log: (msg: string) => void = defaultLog): string {
   const script = path.join(REPO_ROOT, 'tools', 'ensure.sh');
   if (!existsSync(path.join(REPO_ROOT, 'tools', family, 'build.sh'))) {
     throw new Error(`testenv: tools/${family}/build.sh is missing; cannot build the ${family} binaries`);

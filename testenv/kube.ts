@@ -70,6 +70,8 @@ export function kubectl(args: string[], opts: { input?: string; check?: boolean;
         reject(new Error(`kubectl ${args.join(' ')} exited ${code ?? sig}:\n${stderr.trim()}`));
       } else resolve(r);
     });
+    // A kubectl that exits without reading stdin (most commands) breaks the pipe; its exit, above, is the result.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(opts.input ?? '');
   });
 }

@@ -109,8 +109,14 @@ export interface PulumiResult {
   seconds: number;
 }
 
-/** Runs `pulumi <args>` in `cwd` (default: the repo, where Pulumi.yaml is). Never throws on a non-zero exit. */
-export function runPulumi(args: string[], opts: { env: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number; echo?: boolean }): Promise<PulumiResult> {
+/**
+ * Runs `pulumi <args>` in `cwd` (default: the repo, where Pulumi.yaml is). Never throws on a non-zero exit.
+ * A timeout or `signal` interrupts it (SIGINT, as Ctrl-C: pulumi stops and prints what it was doing).
+ */
+export function runPulumi(
+  args: string[],
+  opts: { env: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number; echo?: boolean; signal?: AbortSignal },
+): Promise<PulumiResult> {
   const started = Date.now();
   const bin = path.join(pulumiToolchain().bin, 'pulumi');
   return new Promise((resolve, reject) => {
@@ -125,10 +131,13 @@ export function runPulumi(args: string[], opts: { env: NodeJS.ProcessEnv; cwd?: 
       stderr += d;
       if (opts.echo) process.stderr.write(d);
     });
-    const timer = setTimeout(() => child.kill('SIGINT'), opts.timeoutMs ?? 600_000);
+    const interrupt = () => child.kill('SIGINT');
+    const timer = setTimeout(interrupt, opts.timeoutMs ?? 600_000);
+    opts.signal?.addEventListener('abort', interrupt, { once: true });
     child.once('error', reject);
     child.once('close', (code) => {
       clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', interrupt);
       resolve({ code: code ?? -1, stdout, stderr, seconds: (Date.now() - started) / 1000 });
     });
   });

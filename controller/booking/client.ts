@@ -13,11 +13,14 @@
  * Requests go through the client's own undici Agent with `request()`, not the
  * global fetch: fetch's Request/Response objects and web streams were more
  * than half of a call's CPU (docs/scale.md, CPU per ticket). The `fetch`
- * option still swaps in any fetch (tests).
+ * option still swaps in any fetch (tests). With HTTP_PROXY/HTTPS_PROXY set
+ * (the usual environment variables, NO_PROXY honoured) the Agent goes through
+ * that proxy: CONNECT for https, a forward request for http.
  */
 import type { Booking, BookingState } from '../../booking-api/types';
 import { readFileSync } from 'node:fs';
-import { Agent, type Dispatcher } from 'undici';
+import { rootCertificates } from 'node:tls';
+import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
 import { flatHeaders } from '../runtime/headers';
 import { BookingError, PermanentBookingError, TransientBookingError, errorFromResponse } from './errors';
 
@@ -98,6 +101,19 @@ export interface BookingClientOptions {
   fetch?: typeof fetch;
   /** Called once per HTTP request (for metrics such as rest_client_requests_total). Must not throw. */
   onRequest?: (event: BookingRequestEvent) => void;
+  /** PEM file of CA certificates trusted for the booking API in addition to Node's built-in roots (a private CA). */
+  caFile?: string;
+  /** Where HTTP_PROXY, HTTPS_PROXY and NO_PROXY (or their lower-case forms) are read; default process.env. */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** The proxy settings of an environment, lower-case names first as curl and undici read them; undefined without a proxy. */
+export function proxyFromEnv(env: NodeJS.ProcessEnv): { httpProxy: string; httpsProxy: string; noProxy: string } | undefined {
+  const pick = (name: string) => env[name.toLowerCase()] ?? env[name] ?? '';
+  const httpProxy = pick('HTTP_PROXY');
+  const httpsProxy = pick('HTTPS_PROXY');
+  if (!httpProxy && !httpsProxy) return undefined;
+  return { httpProxy, httpsProxy, noProxy: pick('NO_PROXY') };
 }
 
 export interface CallOptions {
@@ -116,6 +132,8 @@ export class BookingClient {
   private readonly origin: string;
   private readonly pathPrefix: string;
   private agent: Dispatcher | undefined;
+  private readonly ca: string[] | undefined;
+  private readonly proxy: ReturnType<typeof proxyFromEnv>;
   private readonly onRequest: ((e: BookingRequestEvent) => void) | undefined;
   private token: string;
 
@@ -130,6 +148,18 @@ export class BookingClient {
     this.pathPrefix = base.pathname.replace(/\/+$/, '');
     this.onRequest = opts.onRequest;
     this.token = readToken(this.tokenFile);
+    // Read once, like the token: a bad path stops the start instead of failing every call.
+    this.ca = opts.caFile ? [...rootCertificates, readFileSync(opts.caFile, 'utf8')] : undefined;
+    this.proxy = proxyFromEnv(opts.env ?? process.env);
+  }
+
+  /** The plain Agent unless a proxy is set (the proxy-aware one parses every origin against NO_PROXY). */
+  private dispatcher(): Dispatcher {
+    if (this.agent) return this.agent;
+    const tls = this.ca ? { ca: this.ca } : undefined;
+    // requestTls: the TLS session to the booking API inside the CONNECT tunnel.
+    this.agent = this.proxy ? new EnvHttpProxyAgent({ ...this.proxy, ...(tls ? { connect: tls, requestTls: tls } : {}) }) : new Agent(tls ? { connect: tls } : {});
+    return this.agent;
   }
 
   /** POST /v1/bookings. Same key + same request: the same booking (replayed: true), never a second one. */
@@ -301,8 +331,7 @@ export class BookingClient {
         res = r;
         text = await r.text();
       } else {
-        this.agent ??= new Agent();
-        const r = await this.agent.request({ origin: this.origin, path: `${this.pathPrefix}${path}`, method: method as Dispatcher.HttpMethod, headers, body: bodyText, signal });
+        const r = await this.dispatcher().request({ origin: this.origin, path: `${this.pathPrefix}${path}`, method: method as Dispatcher.HttpMethod, headers, body: bodyText, signal });
         text = await r.body.text();
         // What fetch with redirect: 'error' did: a redirect is a network error, not a response.
         if (REDIRECTS.has(r.statusCode)) throw new Error('unexpected redirect');

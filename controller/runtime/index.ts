@@ -12,6 +12,7 @@ export * from './events';
 export * from './finalizer';
 export * from './handlers';
 export * from './health';
+export * from './idle-gc';
 export * from './informer';
 export * from './leader-election';
 export * from './logger';

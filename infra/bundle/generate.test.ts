@@ -5,6 +5,7 @@ import { join, relative } from 'node:path';
 import { parseAllDocuments, parse } from 'yaml';
 import { bundleImages, defaultSettings } from '../defaults';
 import { generateBundle, GENERATED_HEADER } from './generate';
+import { readRecordedRelease } from './recorded';
 
 const root = join(__dirname, '..', '..');
 const committed = join(root, 'olm-bundle');
@@ -37,8 +38,8 @@ describe('olm-bundle/', () => {
 
   test('holds one object per manifest file, each marked as generated', () => {
     const manifests = [...generated].filter(([p]) => p.startsWith('manifests/'));
-    // 0.3.0: the six of 0.2.0, and the ServiceMonitor, PrometheusRule and dashboard ConfigMap
-    expect(manifests.length).toBe(9);
+    // 0.4.0: the six of 0.2.0, the optional-objects ConfigMap (ServiceMonitor and PrometheusRule as data) and the dashboard ConfigMap
+    expect(manifests.length).toBe(8);
     for (const [path, content] of manifests) {
       expect(content.startsWith(GENERATED_HEADER)).toBe(true);
       expect({ path, docs: parseAllDocuments(content).length }).toEqual({ path, docs: 1 });
@@ -61,9 +62,9 @@ describe('olm-bundle/', () => {
     expect(Object.fromEntries(labels)).toEqual(annotations);
   });
 
-  test('the offline catalog has one package, a stable channel 0.1.0 -> 0.2.0 -> 0.3.0, and every bundle inline', () => {
+  test('the offline catalog has one package, a stable channel 0.1.0 -> 0.2.0 -> 0.3.0 -> 0.4.0, and every bundle inline', () => {
     const blobs = parseAllDocuments(generated.get('catalog/flight-operator/catalog.yaml')!).map((d) => d.toJS());
-    expect(blobs.map((b) => b.schema)).toEqual(['olm.package', 'olm.channel', 'olm.bundle', 'olm.bundle', 'olm.bundle']);
+    expect(blobs.map((b) => b.schema)).toEqual(['olm.package', 'olm.channel', 'olm.bundle', 'olm.bundle', 'olm.bundle', 'olm.bundle']);
     expect(blobs[0]).toMatchObject({ name: 'flight-operator', defaultChannel: 'stable' });
     expect(blobs[1]).toEqual({
       schema: 'olm.channel',
@@ -73,16 +74,23 @@ describe('olm-bundle/', () => {
         { name: 'flight-operator.v0.1.0' },
         { name: 'flight-operator.v0.2.0', replaces: 'flight-operator.v0.1.0', skipRange: '>=0.1.0 <0.2.0' },
         { name: 'flight-operator.v0.3.0', replaces: 'flight-operator.v0.2.0', skipRange: '>=0.1.0 <0.3.0' },
+        // 0.1.0 and 0.2.0 upgrade straight to 0.4.0, past 0.3.0 (which needs prometheus-operator's CRDs)
+        { name: 'flight-operator.v0.4.0', replaces: 'flight-operator.v0.3.0', skipRange: '>=0.1.0 <0.4.0' },
       ],
     });
-    expect(blobs.slice(2).map((b) => b.name)).toEqual(['flight-operator.v0.1.0', 'flight-operator.v0.2.0', 'flight-operator.v0.3.0']);
+    expect(blobs.slice(2).map((b) => b.name)).toEqual(['flight-operator.v0.1.0', 'flight-operator.v0.2.0', 'flight-operator.v0.3.0', 'flight-operator.v0.4.0']);
     // Each bundle carries its own version's manifests: the 0.1.0 CSV is the one generateBundleManifests writes for 0.1.0.
     const objectsOf = (b: any) => b.properties.filter((p: any) => p.type === 'olm.bundle.object').map((p: any) => JSON.parse(Buffer.from(p.value.data, 'base64').toString()));
-    expect(blobs.slice(2).map((b) => objectsOf(b)[0].spec.version)).toEqual(['0.1.0', '0.2.0', '0.3.0']);
+    expect(blobs.slice(2).map((b) => objectsOf(b)[0].spec.version)).toEqual(['0.1.0', '0.2.0', '0.3.0', '0.4.0']);
     const supporting = ['ClusterServiceVersion', 'CustomResourceDefinition', 'ConfigMap', 'Service', 'PodDisruptionBudget', 'NetworkPolicy'];
     expect(objectsOf(blobs[3]).map((o: any) => o.kind)).toEqual(supporting);
     // 0.3.0 (MONITORING_SINCE) adds the ServiceMonitor, the PrometheusRule and the dashboard ConfigMap
     expect(objectsOf(blobs[4]).map((o: any) => o.kind)).toEqual([...supporting, 'ServiceMonitor', 'PrometheusRule', 'ConfigMap']);
+    // 0.4.0 (OPTIONAL_MONITORING_SINCE): no kind OLM could fail on; the ServiceMonitor and PrometheusRule are data in a ConfigMap
+    const head = objectsOf(blobs[5]);
+    expect(head.map((o: any) => o.kind)).toEqual([...supporting, 'ConfigMap', 'ConfigMap']);
+    const optional = head.find((o: any) => o.metadata.name === 'flight-operator-controller-optional-objects');
+    expect(Object.values(optional.data).map((d: any) => JSON.parse(d).kind).sort()).toEqual(['PrometheusRule', 'ServiceMonitor']);
     for (const b of blobs.slice(2)) expect(b.properties).toContainEqual({ type: 'olm.gvk', value: { group: 'flights.com', kind: 'FlightTicket', version: 'v1' } });
   });
 
@@ -92,7 +100,8 @@ describe('olm-bundle/', () => {
     for (const bundle of blobs.filter((b) => b.schema === 'olm.bundle')) {
       const version = bundle.properties.find((p: any) => p.type === 'olm.package').value.version;
       expect(bundle.image).toMatch(/^ghcr\.io\/flight-operator\/bundle@sha256:[a-f0-9]{64}$/);
-      expect(bundle.image).toBe(`${lock.repository}@${lock.digests[version]}`);
+      // A recorded release (olm-bundle/releases/) keeps the bundle image it was released with.
+      expect(bundle.image).toBe(`${lock.repository}@${readRecordedRelease(version)?.record.bundleImage ?? lock.digests[version]}`);
       expect(bundle.properties.some((p: any) => p.type === 'olm.bundle.object')).toBe(false);
     }
     expect(blobs.filter((b) => b.schema !== 'olm.bundle')).toEqual(

@@ -41,6 +41,7 @@ export class BundleChart extends Chart {
       serviceAccountName: model.rbac.serviceAccount.name,
       clusterRole: model.rbac.clusterRole,
       role: model.rbac.leaderElectionRole,
+      optionalObjectsRole: model.rbac.optionalObjectsRole,
       examples: [FlightTicket.manifest(SEED_TICKET)],
       iconSvg: ICON_SVG,
       ...RELEASE,
@@ -48,16 +49,22 @@ export class BundleChart extends Chart {
       replaces: release?.replaces,
       skipRange: release?.skipRange,
     });
-    const monitoring = versionAtLeast(settings.version, MONITORING_SINCE) ? new MonitoringChart(new App(), 'monitoring') : undefined;
+    const monitoring = (settings.monitoring ?? true) && versionAtLeast(settings.version, MONITORING_SINCE) ? new MonitoringChart(new App(), 'monitoring') : undefined;
+    // From OPTIONAL_MONITORING_SINCE the ServiceMonitor and PrometheusRule are data in a ConfigMap
+    // (model.optionalObjects) that the controller applies: OLM itself only ever meets a ConfigMap.
+    const optional = model.optionalObjects;
+    const monitoringObjects = !monitoring
+      ? {}
+      : optional
+        ? { OptionalObjects: optional.configMap, Dashboard: monitoring.dashboard.configMap }
+        : { ServiceMonitor: monitoring.serviceMonitor.serviceMonitor, PrometheusRule: monitoring.rules.rule, Dashboard: monitoring.dashboard.configMap };
     // OLM installs these into the operator's namespace, so they carry none.
     for (const [name, source] of Object.entries({
       Config: model.controller.config,
       MetricsService: model.controller.metricsService,
       DisruptionBudget: model.controller.disruptionBudget,
-      NetworkPolicy: model.networkPolicy.policy,
-      ...(monitoring
-        ? { ServiceMonitor: monitoring.serviceMonitor.serviceMonitor, PrometheusRule: monitoring.rules.rule, Dashboard: monitoring.dashboard.configMap }
-        : {}),
+      ...(model.networkPolicy ? { NetworkPolicy: model.networkPolicy.policy } : {}),
+      ...monitoringObjects,
     })) {
       const json = ApiObject.of(source).toJson();
       delete json.metadata.namespace;

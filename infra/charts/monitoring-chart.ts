@@ -4,6 +4,7 @@ import { CONTROLLER_LABELS } from '../constructs/controller-deployment';
 import { ControllerPrometheusRule } from '../constructs/controller-prometheus-rule';
 import { ControllerServiceMonitor } from '../constructs/controller-service-monitor';
 import { GrafanaDashboard } from '../constructs/grafana-dashboard';
+import { addMetadata } from './operator-chart';
 import { RELEASE } from '../defaults';
 import { CONTROLLER_NAME } from '../settings';
 
@@ -16,6 +17,9 @@ export const RUNBOOK_URL = `${RELEASE.repository}/blob/main/docs/runbooks.md`;
 export interface MonitoringChartProps {
   /** The controller's namespace; none for the OLM bundle. */
   readonly namespace?: string;
+  /** Extra labels and annotations on every object (settings.labels, settings.annotations). */
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly annotations?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -42,5 +46,6 @@ export class MonitoringChart extends Chart {
       runbookBaseUrl: RUNBOOK_URL,
     });
     this.dashboard = new GrafanaDashboard(this, 'Dashboard', { namespace, name: 'flight-operator-dashboard', labels: CONTROLLER_LABELS, job: METRICS_JOB, leaseName: LEADER_LEASE });
+    addMetadata(this, props.labels, props.annotations);
   }
 }

@@ -2,7 +2,7 @@ import { ApiObject, App, Chart, Testing } from 'cdk8s';
 import { BundleChart } from '../charts/bundle-chart';
 import { OperatorChart } from '../charts/operator-chart';
 import { defaultSettings } from '../defaults';
-import { MONITORING_SINCE, RELEASES, versionAtLeast } from '../releases';
+import { MONITORING_SINCE, OPTIONAL_MONITORING_SINCE, RELEASES, versionAtLeast } from '../releases';
 
 const settings = defaultSettings({ image: `registry.example/flight/controller@sha256:${'b'.repeat(64)}`, version: '1.2.3' });
 
@@ -81,16 +81,29 @@ describe('ClusterServiceVersion', () => {
     expect(install.spec.deployments).toEqual([
       { name: 'flight-operator-controller', label: expect.any(Object), spec: ApiObject.of(plain.controller.deployment).toJson().spec },
     ]);
-    expect(install.spec.clusterPermissions).toEqual([
-      { serviceAccountName: 'flight-operator-controller', rules: ApiObject.of(plain.rbac.clusterRole).toJson().rules },
-    ]);
+    // 1.2.3 is past OPTIONAL_MONITORING_SINCE: the rules of the plain ClusterRole are split by scope. Only the
+    // cluster-scoped read of kube-system stays cluster-wide; the rest OLM grants in the target namespaces.
+    const clusterRules = ApiObject.of(plain.rbac.clusterRole).toJson().rules;
+    const clusterScoped = clusterRules.filter((r: any) => r.resources.includes('namespaces'));
+    expect(clusterScoped).toEqual([{ apiGroups: [''], resourceNames: ['kube-system'], resources: ['namespaces'], verbs: ['get'] }]);
+    expect(install.spec.clusterPermissions).toEqual([{ serviceAccountName: 'flight-operator-controller', rules: clusterScoped }]);
     expect(install.spec.permissions).toEqual([
-      { serviceAccountName: 'flight-operator-controller', rules: ApiObject.of(plain.rbac.leaderElectionRole).toJson().rules },
+      {
+        serviceAccountName: 'flight-operator-controller',
+        rules: [
+          ...ApiObject.of(plain.rbac.leaderElectionRole).toJson().rules,
+          ...clusterRules.filter((r: any) => !r.resources.includes('namespaces')),
+          ...ApiObject.of(plain.rbac.optionalObjectsRole!).toJson().rules,
+        ],
+      },
     ]);
+    expect(install.spec.permissions[0].rules.flatMap((r: any) => r.resources)).toEqual(
+      expect.arrayContaining(['flighttickets', 'flighttickets/status', 'events', 'leases', 'servicemonitors', 'prometheusrules', 'deployments']),
+    );
     // OLM creates the ServiceAccount, Deployment and RBAC itself: shipping them too is a validator error.
-    // 1.2.3 is past MONITORING_SINCE: the ServiceMonitor, PrometheusRule and dashboard ConfigMap ship too.
+    // 1.2.3 is past OPTIONAL_MONITORING_SINCE: the ServiceMonitor and PrometheusRule ship as data in a ConfigMap, beside the dashboard's.
     expect(objects.map((o) => o.kind).sort()).toEqual(
-      ['ClusterServiceVersion', 'ConfigMap', 'ConfigMap', 'CustomResourceDefinition', 'NetworkPolicy', 'PodDisruptionBudget', 'PrometheusRule', 'Service', 'ServiceMonitor'].sort(),
+      ['ClusterServiceVersion', 'ConfigMap', 'ConfigMap', 'ConfigMap', 'CustomResourceDefinition', 'NetworkPolicy', 'PodDisruptionBudget', 'Service'].sort(),
     );
     expect(objects.filter((o) => o.metadata.namespace)).toEqual([]);
   });
@@ -141,10 +154,13 @@ describe('ClusterServiceVersion upgrade edges', () => {
 
   test('GIVEN each release THEN its CSV says the capability level it reached: Deep Insights from 0.3.0 (monitoring in the bundle), Full Lifecycle before', () => {
     const levels = Object.fromEntries(RELEASES.map((r) => [r.version, csvOf(r.version).metadata.annotations.capabilities]));
-    expect(levels).toEqual({ '0.1.0': 'Full Lifecycle', '0.2.0': 'Full Lifecycle', '0.3.0': 'Deep Insights' });
+    expect(levels).toEqual({ '0.1.0': 'Full Lifecycle', '0.2.0': 'Full Lifecycle', '0.3.0': 'Deep Insights', '0.4.0': 'Deep Insights' });
     const kinds = (version: string) =>
-      Testing.synth(new BundleChart(Testing.app(), 'bundle', { settings: defaultSettings({ version }) })).map((o) => o.kind);
-    // Deep Insights exactly where the bundle ships the ServiceMonitor and PrometheusRule
+      Testing.synth(new BundleChart(Testing.app(), 'bundle', { settings: defaultSettings({ version }) })).flatMap((o) =>
+        // the kinds inside the optional-objects ConfigMap count: the controller applies them
+        o.metadata.name === 'flight-operator-controller-optional-objects' ? Object.values(o.data as Record<string, string>).map((d) => JSON.parse(d).kind) : [o.kind],
+      );
+    // Deep Insights exactly where the bundle ships the ServiceMonitor and PrometheusRule (as objects, or as data from 0.4.0)
     for (const r of RELEASES) {
       const monitoring = ['ServiceMonitor', 'PrometheusRule'].every((k) => kinds(r.version).includes(k));
       expect({ version: r.version, monitoring }).toEqual({ version: r.version, monitoring: versionAtLeast(r.version, MONITORING_SINCE) });
@@ -154,6 +170,24 @@ describe('ClusterServiceVersion upgrade edges', () => {
   test('GIVEN 0.3.0 THEN the description tells the user to have the prometheus-operator CRDs before subscribing; 0.2.0 keeps its description', () => {
     expect(csvOf('0.3.0').spec.description).toContain('`servicemonitors` and `prometheusrules` of `monitoring.coreos.com/v1`');
     expect(csvOf('0.2.0').spec.description).not.toContain('monitoring.coreos.com');
+  });
+
+  test('GIVEN 0.4.0 THEN it replaces 0.3.0 and 0.1.0 and 0.2.0 skip to it; no prometheus-operator requirement; maturity stable as its channel, cut releases keep alpha', () => {
+    const csv = csvOf('0.4.0');
+    expect(csv.spec.replaces).toBe('flight-operator.v0.3.0');
+    expect(csv.metadata.annotations['olm.skipRange']).toBe('>=0.1.0 <0.4.0');
+    expect(csv.spec.description).not.toContain('Before you subscribe');
+    expect(csv.spec.description).toContain('Without it the operator installs and runs all the same.');
+    expect(csv.spec.maturity).toBe('stable');
+    expect(RELEASES.filter((r) => !versionAtLeast(r.version, OPTIONAL_MONITORING_SINCE)).map((r) => csvOf(r.version).spec.maturity)).toEqual(['alpha', 'alpha', 'alpha']);
+  });
+
+  test('GIVEN 0.3.0 and before THEN the FlightTicket rules stay in clusterPermissions as they were cut', () => {
+    for (const v of ['0.1.0', '0.2.0', '0.3.0']) {
+      const csv = csvOf(v);
+      expect(csv.spec.install.spec.clusterPermissions[0].rules.flatMap((r: any) => r.resources)).toContain('flighttickets');
+      expect(csv.spec.install.spec.permissions[0].rules.flatMap((r: any) => r.resources)).toEqual(['leases']);
+    }
   });
 
   test('GIVEN the first release or a version that is not a release THEN it replaces nothing', () => {

@@ -1,7 +1,7 @@
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import * as kplus from 'cdk8s-plus-27';
-import { MONITORING_SINCE, versionAtLeast } from '../releases';
+import { MONITORING_SINCE, OPTIONAL_MONITORING_SINCE, versionAtLeast } from '../releases';
 import { CRD_NAME, INSTALL_MODES, KIND, OperatorSettings } from '../settings';
 
 export interface ClusterServiceVersionProps {
@@ -12,6 +12,8 @@ export interface ClusterServiceVersionProps {
   /** Cluster-wide rules (tickets, events) and namespaced rules (leader-election Lease). */
   readonly clusterRole: kplus.ClusterRole;
   readonly role: kplus.Role;
+  /** Rules for the objects the controller applies itself (ControllerRbac.optionalObjectsRole), from OPTIONAL_MONITORING_SINCE. */
+  readonly optionalObjectsRole?: kplus.Role;
   /** Example custom resources for the console (alm-examples). */
   readonly examples: object[];
   /** SVG icon. */
@@ -56,7 +58,19 @@ export class ClusterServiceVersion extends Construct {
     super(scope, id);
     const s = props.settings;
     const deploymentSpec = ApiObject.of(props.deployment).toJson().spec;
-    const rulesOf = (role: kplus.ClusterRole | kplus.Role) => ApiObject.of(role).toJson().rules;
+    const rulesOf = (role: kplus.ClusterRole | kplus.Role) => ApiObject.of(role).toJson().rules as Array<{ resources?: string[] }>;
+    // From OPTIONAL_MONITORING_SINCE the rules on tickets and Events are `permissions`: OLM grants
+    // those in the OperatorGroup's target namespaces (a ClusterRole only for AllNamespaces), which are
+    // the namespaces the controller watches (WATCH_NAMESPACE from olm.targetNamespaces). Only the
+    // cluster-scoped read of the kube-system Namespace stays in clusterPermissions.
+    const scoped = versionAtLeast(s.version, OPTIONAL_MONITORING_SINCE);
+    const clusterScoped = (r: { resources?: string[] }) => !!r.resources?.includes('namespaces');
+    const clusterRules = rulesOf(props.clusterRole);
+    const permissionRules = [
+      ...rulesOf(props.role),
+      ...(scoped ? clusterRules.filter((r) => !clusterScoped(r)) : []),
+      ...(props.optionalObjectsRole ? rulesOf(props.optionalObjectsRole) : []),
+    ];
 
     this.csv = new ApiObject(this, 'Resource', {
       apiVersion: 'operators.coreos.com/v1alpha1',
@@ -91,7 +105,16 @@ export class ClusterServiceVersion extends Construct {
             " in the operator's namespace. Set the API endpoint with the Subscription:" +
             ' `spec.config.env: [{name: BOOKING_API_URL, value: https://...}]`. (The bundled ConfigMap holds only the' +
             ' default: OLM rewrites it on every install and upgrade.)',
-          ...(versionAtLeast(s.version, MONITORING_SINCE)
+          ...(versionAtLeast(s.version, OPTIONAL_MONITORING_SINCE)
+            ? [
+                '',
+                '### Monitoring',
+                'The bundle includes a Grafana dashboard ConfigMap, and a ServiceMonitor and a PrometheusRule (alerts with runbooks)' +
+                  ' as data: the controller creates those two in its namespace when the cluster serves' +
+                  ' `monitoring.coreos.com/v1` (any cluster running prometheus-operator does), checking every minute, so' +
+                  ' installing prometheus-operator later is enough. Without it the operator installs and runs all the same.',
+              ]
+            : versionAtLeast(s.version, MONITORING_SINCE)
             ? [
                 '',
                 '### Before you subscribe: prometheus-operator\'s CRDs',
@@ -105,7 +128,8 @@ export class ClusterServiceVersion extends Construct {
         version: s.version,
         ...(props.replaces ? { replaces: `${s.packageName}.v${props.replaces}` } : {}),
         minKubeVersion: props.minKubeVersion,
-        maturity: 'alpha',
+        // From OPTIONAL_MONITORING_SINCE the maturity the channel promises (stable), when the channel is a maturity. Cut releases keep theirs.
+        maturity: scoped && ['alpha', 'beta', 'stable'].includes(s.channel) ? s.channel : 'alpha',
         provider: { name: 'flight-operator project', url: props.repository },
         maintainers: [{ name: 'flight-operator maintainers', email: 'maintainers@flight-operator.dev' }],
         links: [
@@ -119,8 +143,8 @@ export class ClusterServiceVersion extends Construct {
           strategy: 'deployment',
           spec: {
             deployments: [{ name: props.deployment.name, label: ApiObject.of(props.deployment).toJson().metadata.labels, spec: deploymentSpec }],
-            clusterPermissions: [{ serviceAccountName: props.serviceAccountName, rules: rulesOf(props.clusterRole) }],
-            permissions: [{ serviceAccountName: props.serviceAccountName, rules: rulesOf(props.role) }],
+            clusterPermissions: [{ serviceAccountName: props.serviceAccountName, rules: scoped ? clusterRules.filter(clusterScoped) : clusterRules }],
+            permissions: [{ serviceAccountName: props.serviceAccountName, rules: permissionRules }],
           },
         },
         customresourcedefinitions: {

@@ -108,8 +108,14 @@ describe('ControllerDeployment', () => {
     expect(pdb.spec).toEqual({ minAvailable: 1, selector: deployment.spec.selector });
   });
 
-  test('GIVEN releases before and from 0.3.0 THEN only 0.3.0 on runs with the smaller young generation and malloc arenas (released bundles never change)', () => {
+  test('GIVEN releases before and from 0.3.0 and 0.4.0 THEN each runs with the Node and glibc settings of its release (released bundles never change)', () => {
     expect(controllerRuntimeEnv('0.2.0')).toEqual({ NODE_OPTIONS: '--max-old-space-size=160' });
     expect(controllerRuntimeEnv('0.3.0')).toEqual({ NODE_OPTIONS: '--max-old-space-size=160 --max-semi-space-size=1', MALLOC_ARENA_MAX: '2' });
+    expect(controllerRuntimeEnv('0.4.0')).toEqual({
+      NODE_OPTIONS: '--max-old-space-size=160 --max-semi-space-size=1',
+      MALLOC_ARENA_MAX: '2',
+      MALLOC_MMAP_THRESHOLD_: '32768',
+      MALLOC_TRIM_THRESHOLD_: '131072',
+    });
   });
 });

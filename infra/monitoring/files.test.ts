@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MONITORING_DIR, monitoringFiles } from './files';
+import { monitoringFiles } from './files';
+import { MONITORING_DIR } from './write';
 
 describe('monitoring/', () => {
   test('is exactly what `npm run synth` generates (no drift, no stale files)', () => {

@@ -1,10 +1,6 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { App } from 'cdk8s';
 import { stringify } from 'yaml';
 import { MonitoringChart } from '../charts/monitoring-chart';
-
-export const MONITORING_DIR = join(__dirname, '..', '..', 'monitoring');
 
 /**
  * The monitoring files shipped beside the manifests, for users without the
@@ -19,12 +15,4 @@ export function monitoringFiles(): Map<string, string> {
     ['flight-operator.rules.yaml', header + stringify({ groups: chart.rules.groups }, { lineWidth: 0 })],
     ['flight-operator-dashboard.json', `${JSON.stringify(chart.dashboard.dashboard, null, 2)}\n`],
   ]);
-}
-
-/** Writes them into monitoring/; returns how many files. */
-export function writeMonitoring(out = MONITORING_DIR): number {
-  const files = monitoringFiles();
-  mkdirSync(out, { recursive: true });
-  for (const [name, content] of files) writeFileSync(join(out, name), content);
-  return files.size;
 }

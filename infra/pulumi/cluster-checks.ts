@@ -7,12 +7,9 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import net from 'node:net';
+import { INSTALLED_BY_LABEL, OLM_MARKER_CRD } from './olm';
 import { ClusterAccess, StackConfigError } from './stack-config';
 
-/** Label on every object the Olm component creates: tells "OLM we installed" from "OLM the cluster came with". */
-export const INSTALLED_BY_LABEL = 'flights.com/installed-by';
-/** The CRD whose presence means "this cluster has OLM". */
-export const OLM_MARKER_CRD = 'subscriptions.operators.coreos.com';
 
 function kubeConfig(cluster: ClusterAccess): k8s.KubeConfig {
   const kc = new k8s.KubeConfig();

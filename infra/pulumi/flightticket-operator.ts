@@ -4,32 +4,43 @@ import { App, Testing } from 'cdk8s';
 import { CrdChart } from '../charts/crd-chart';
 import { OperatorChart } from '../charts/operator-chart';
 import { CRD_NAME, OperatorSettings, validateSettings } from '../settings';
-import { InstalledCsv, waitForCsvSucceeded } from './cluster-checks';
-import { ClusterAccess } from './stack-config';
+
+/** The package's own type tokens; before 0.3.0 they were `flights:index:*`, kept as aliases so existing stacks rename, not replace. */
+export const OPERATOR_TYPE = 'flight-operator:index:FlightTicketOperator';
+export const LEGACY_OPERATOR_TYPE = 'flights:index:FlightTicketOperator';
+
+/** Every setting may come from another resource (the image from an image build, the booking URL from a Service, ...). */
+export type OperatorSettingsInput = { readonly [K in keyof OperatorSettings]: pulumi.Input<OperatorSettings[K]> };
 
 /** Install the operator from the plain manifests (`npm run synth` output, synthesized in-process). */
 export interface ManifestsInstall {
   readonly method: 'manifests';
+  /**
+   * The FlightTicket CRD's lifecycle. Deleting the CRD deletes every
+   * FlightTicket in the cluster (and, with the controller gone, leaves their
+   * bookings): `protect` makes `pulumi destroy` refuse, `retainOnDelete`
+   * makes it leave the CRD in the cluster (docs/pulumi.md, "Deleting").
+   */
+  readonly crd?: { readonly protect?: boolean; readonly retainOnDelete?: boolean };
 }
 
 /** Install the operator through OLM: CatalogSource -> OperatorGroup -> Subscription; OLM does the rest. */
 export interface OlmInstall {
   readonly method: 'olm';
   /** gRPC address of a registry server (e.g. `opm serve`), or a catalog image. */
-  readonly catalog: { readonly address: string } | { readonly image: string };
+  readonly catalog: pulumi.Input<{ readonly address: string } | { readonly image: string }>;
   /** Namespace of the CatalogSource: OLM's global catalog namespace makes it visible to every namespace. */
-  readonly catalogNamespace: string;
+  readonly catalogNamespace: pulumi.Input<string>;
   /** Namespaces the operator watches (the OperatorGroup's targetNamespaces); empty = all namespaces. */
-  readonly targetNamespaces: string[];
+  readonly targetNamespaces: pulumi.Input<pulumi.Input<string>[]>;
+  /** Automatic: `up` waits (the provider's await logic) until OLM installed the release. Manual: someone approves the InstallPlan; `up` does not wait. */
   readonly approval: 'Automatic' | 'Manual';
-  /** Where to read the Subscription and CSV while waiting for OLM (Automatic approval only). */
-  readonly cluster: ClusterAccess;
-  /** How long to wait for the CSV to reach Succeeded. Default 300 s. */
-  readonly csvTimeoutMs?: number;
+  /** How long the provider waits for the Subscription to reach AtLatestKnown. Default 300. */
+  readonly timeoutSeconds?: number;
 }
 
 export interface FlightTicketOperatorArgs {
-  readonly settings: OperatorSettings;
+  readonly settings: OperatorSettingsInput;
   /** The booking API's bearer token; becomes the credentials Secret the controller mounts as a file. Pass a Pulumi secret. */
   readonly bookingToken?: pulumi.Input<string>;
   readonly install: ManifestsInstall | OlmInstall;
@@ -38,34 +49,38 @@ export interface FlightTicketOperatorArgs {
 /**
  * The flight-operator: the FlightTicket CRD and the controller, from the same
  * cdk8s constructs as `npm run synth` and the OLM bundle (no second copy of
- * any manifest). Objects are applied server-side with the provider's await
- * logic. Declare FlightTickets with `dependsOn: operator.ready`: they are then
- * created after the CRD exists and the controller runs, and `pulumi destroy`
- * deletes them first, while the controller still runs to cancel their
- * bookings and release their finalizers.
+ * any manifest). Objects are applied with the caller's provider and its await
+ * logic; nothing here talks to the cluster itself, so `pulumi preview` never
+ * waits on one. Declare FlightTickets with `dependsOn: operator.ready`: they
+ * are then created after the CRD exists and the controller runs, and
+ * `pulumi destroy` deletes them first, while the controller still runs to
+ * cancel their bookings and release their finalizers.
  */
 export class FlightTicketOperator extends pulumi.ComponentResource {
   public readonly namespace: pulumi.Output<string>;
   public readonly crdName: string = CRD_NAME;
   /** The controller's ServiceAccount (its RBAC comes from the chart, or from the CSV through OLM). */
-  public readonly serviceAccountName: string;
+  public readonly serviceAccountName: pulumi.Output<string>;
   /** Resolves once the CRD exists and the controller is installed; use as `dependsOn`. */
   public readonly ready: pulumi.Output<pulumi.Resource[]>;
-  /** OLM only (Automatic approval): the installed CSV, once Succeeded. */
-  public readonly csv?: pulumi.Output<InstalledCsv>;
+  /** OLM only (Automatic approval): the CSV OLM installed (the Subscription's status.installedCSV). */
+  public readonly installedCsv?: pulumi.Output<string>;
 
   constructor(name: string, args: FlightTicketOperatorArgs, opts?: pulumi.ComponentResourceOptions) {
-    super('flights:index:FlightTicketOperator', name, {}, opts);
-    const s = validateSettings(args.settings);
+    super(OPERATOR_TYPE, name, {}, { ...opts, aliases: [...(opts?.aliases ?? []), { type: LEGACY_OPERATOR_TYPE }] });
+    // Validated once every input is known (at once for plain values): a bad setting fails `preview` naming it.
+    const s = pulumi.output(args.settings).apply((v) => validateSettings(v as unknown as OperatorSettings));
     // What the caller said this operator comes after (e.g. OLM): the namespace
     // and the CatalogSource wait for it, everything else waits for them.
     const after = opts?.dependsOn ? { dependsOn: opts.dependsOn } : {};
-    const operatorObjects = Testing.synth(new OperatorChart(new App(), 'operator', { settings: s, createNamespace: true })) as any[];
-    const nsObject = operatorObjects.find((o) => o.kind === 'Namespace');
-    this.serviceAccountName = operatorObjects.find((o) => o.kind === 'ServiceAccount')?.metadata.name;
-
+    const operatorObjects = s.apply((settings) => Testing.synth(new OperatorChart(new App(), 'operator', { settings, createNamespace: true })) as any[]);
+    this.serviceAccountName = operatorObjects.apply((objs) => objs.find((o) => o.kind === 'ServiceAccount')?.metadata.name as string);
     // The namespace first (the Secret needs it, and OLM installs into it), as the chart declares it.
-    const namespace = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: nsObject.metadata }, { parent: this, ...after });
+    const namespace = new k8s.core.v1.Namespace(
+      `${name}-namespace`,
+      { metadata: operatorObjects.apply((objs) => objs.find((o) => o.kind === 'Namespace').metadata) },
+      { parent: this, ...after },
+    );
     this.namespace = namespace.metadata.name;
     const secret = args.bookingToken
       ? new k8s.core.v1.Secret(
@@ -77,10 +92,15 @@ export class FlightTicketOperator extends pulumi.ComponentResource {
     const before = [namespace, ...(secret ? [secret] : [])];
 
     if (args.install.method === 'manifests') {
-      const crd = new k8s.yaml.v2.ConfigGroup(`${name}-crd`, { objs: Testing.synth(new CrdChart(new App(), 'crd')) }, { parent: this, ...after });
+      const crdOptions = args.install.crd ?? {};
+      const crd = new k8s.yaml.v2.ConfigGroup(
+        `${name}-crd`,
+        { objs: s.apply((settings) => Testing.synth(new CrdChart(new App(), 'crd', { version: settings.version }))) },
+        { parent: this, ...after, ...(crdOptions.protect !== undefined ? { protect: crdOptions.protect } : {}), ...(crdOptions.retainOnDelete !== undefined ? { retainOnDelete: crdOptions.retainOnDelete } : {}) },
+      );
       const controller = new k8s.yaml.v2.ConfigGroup(
         `${name}-controller`,
-        { objs: operatorObjects.filter((o) => o !== nsObject) },
+        { objs: operatorObjects.apply((objs) => objs.filter((o) => o.kind !== 'Namespace')) },
         { parent: this, dependsOn: [crd, ...before] },
       );
       this.ready = pulumi.output([controller]);
@@ -91,8 +111,8 @@ export class FlightTicketOperator extends pulumi.ComponentResource {
         {
           apiVersion: 'operators.coreos.com/v1alpha1',
           kind: 'CatalogSource',
-          metadata: { name: `${s.packageName}-catalog`, namespace: olm.catalogNamespace },
-          spec: { sourceType: 'grpc', displayName: 'Flight Operator', publisher: 'flight-operator project', ...olm.catalog },
+          metadata: { name: pulumi.interpolate`${s.packageName}-catalog`, namespace: olm.catalogNamespace },
+          spec: pulumi.output(olm.catalog).apply((catalog) => ({ sourceType: 'grpc', displayName: 'Flight Operator', publisher: 'flight-operator project', ...catalog })),
         },
         { parent: this, ...after },
       );
@@ -103,16 +123,27 @@ export class FlightTicketOperator extends pulumi.ComponentResource {
           kind: 'OperatorGroup',
           metadata: { name: s.packageName, namespace: namespace.metadata.name },
           // The CSV supports all four install modes; no targetNamespaces = AllNamespaces.
-          spec: olm.targetNamespaces.length ? { targetNamespaces: olm.targetNamespaces } : {},
+          spec: pulumi.output(olm.targetNamespaces).apply((targets) => (targets.length ? { targetNamespaces: targets } : {})),
         },
         { parent: this, dependsOn: before },
       );
+      const automatic = olm.approval === 'Automatic';
       const subscription = new k8s.apiextensions.CustomResource(
         `${name}-subscription`,
         {
           apiVersion: 'operators.coreos.com/v1alpha1',
           kind: 'Subscription',
-          metadata: { name: s.packageName, namespace: namespace.metadata.name },
+          metadata: {
+            name: s.packageName,
+            namespace: namespace.metadata.name,
+            // OLM creates the CSV, CRD, RBAC and Deployment, none of them a resource
+            // of ours: the provider waits on the Subscription until OLM says the
+            // release is installed (an InstallPlan that fails ends it at the timeout).
+            // A preview never waits.
+            annotations: automatic
+              ? { 'pulumi.com/waitFor': 'jsonpath={.status.state}=AtLatestKnown', 'pulumi.com/timeoutSeconds': String(olm.timeoutSeconds ?? 300) }
+              : { 'pulumi.com/skipAwait': 'true' },
+          },
           spec: {
             name: s.packageName,
             channel: s.channel,
@@ -122,21 +153,14 @@ export class FlightTicketOperator extends pulumi.ComponentResource {
             // OLM rewrites ConfigMaps shipped in a bundle; the Subscription's env is how users set the endpoint.
             config: { env: [{ name: 'BOOKING_API_URL', value: s.bookingApiUrl }] },
           },
+          // Not set by us: registered as an output so installedCsv can read what OLM wrote.
+          status: undefined,
         },
         { parent: this, dependsOn: [group, source, ...before] },
       );
-      if (olm.approval === 'Automatic') {
-        // OLM creates the CSV, CRD, RBAC and Deployment; none is a resource of
-        // ours, so wait for the CSV here. Not during a preview of a new install.
-        this.csv = pulumi
-          .all([subscription.id, namespace.metadata.name])
-          .apply(([, ns]) => waitForCsvSucceeded(olm.cluster, ns, s.packageName, olm.csvTimeoutMs));
-        this.ready = this.csv.apply(() => [subscription as pulumi.Resource]);
-      } else {
-        // Manual approval: someone approves the InstallPlan; `up` does not wait for that.
-        this.ready = pulumi.output([subscription]);
-      }
+      if (automatic) this.installedCsv = (subscription as unknown as { status: pulumi.Output<{ installedCSV?: string } | undefined> }).status.apply((st) => st?.installedCSV as string);
+      this.ready = pulumi.output([subscription]);
     }
-    this.registerOutputs({ namespace: this.namespace, csv: this.csv });
+    this.registerOutputs({ namespace: this.namespace, installedCsv: this.installedCsv });
   }
 }

@@ -3,7 +3,7 @@
  *  - `manifests`: the CRD, then the operator, from the cdk8s constructs;
  *  - `olm`: OLM itself when the cluster has none (from OLM's upstream chart),
  *    then the operator through a CatalogSource, an OperatorGroup and a
- *    Subscription; waits for the CSV to reach Succeeded.
+ *    Subscription; the provider waits until OLM installed the release.
  * Every setting is read and validated before anything is declared
  * (stack-config.ts), so bad config fails `pulumi preview` naming the key.
  * The components are usable from your own program: see components.ts and
@@ -27,7 +27,11 @@ async function program(): Promise<Record<string, unknown>> {
   const opts = { providers: { kubernetes: provider } };
 
   if (config.method === 'manifests') {
-    const operator = new FlightTicketOperator('flight-operator', { settings: config.settings, bookingToken: config.bookingToken, install: { method: 'manifests' } }, opts);
+    const operator = new FlightTicketOperator(
+      'flight-operator',
+      { settings: config.settings, bookingToken: config.bookingToken, install: { method: 'manifests', crd: config.crd } },
+      opts,
+    );
     return { method: 'manifests', namespace: operator.namespace, crd: operator.crdName };
   }
 
@@ -35,7 +39,9 @@ async function program(): Promise<Record<string, unknown>> {
   if ('address' in olmConfig.catalog) await checkCatalogAnswers(olmConfig.catalog.address);
   const installedBy = `${pulumi.getProject()}.${pulumi.getStack()}`;
   let olm: Olm | undefined;
-  const presence = olmConfig.installOlm === 'never' ? 'foreign' : await olmPresence(config.cluster, installedBy);
+  // `auto` (opt-in) asks the cluster on every run; a wrong answer there would plan
+  // OLM's deletion, so the default is to say it in the config: always or never.
+  const presence = olmConfig.installOlm === 'auto' ? await olmPresence(config.cluster, installedBy) : olmConfig.installOlm === 'always' ? 'ours' : 'foreign';
   if (olmConfig.installOlm === 'always' || presence !== 'foreign') {
     if (!olmConfig.olmChart) {
       throw new Error(`flight-operator:olmChart: the cluster has no OLM and no chart to install it from (set it to OLM's Helm chart directory; tools/ensure.sh olm copies it to <bin>/chart)`);
@@ -53,7 +59,6 @@ async function program(): Promise<Record<string, unknown>> {
         catalogNamespace: olmConfig.catalogNamespace,
         targetNamespaces: olmConfig.targetNamespaces,
         approval: olmConfig.approval,
-        cluster: config.cluster,
       },
     },
     { ...opts, ...(olm ? { dependsOn: olm.ready } : {}) },
@@ -62,8 +67,7 @@ async function program(): Promise<Record<string, unknown>> {
     method: 'olm',
     olmInstalledByThisStack: olm !== undefined,
     namespace: operator.namespace,
-    csvName: operator.csv?.name,
-    csvPhase: operator.csv?.phase,
+    csvName: operator.installedCsv,
   };
 }
 

@@ -2,7 +2,14 @@ import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { INSTALLED_BY_LABEL } from './cluster-checks';
+
+/** Label on every object the Olm component creates: tells "OLM we installed" from "OLM the cluster came with". */
+export const INSTALLED_BY_LABEL = 'flights.com/installed-by';
+/** The CRD whose presence means "this cluster has OLM". */
+export const OLM_MARKER_CRD = 'subscriptions.operators.coreos.com';
+
+/** The package's own type token; `flights:index:Olm` before 0.3.0 (an alias, so existing stacks rename, not replace). */
+export const OLM_TYPE = 'flight-operator:index:Olm';
 
 export interface OlmArgs {
   /** OLM's upstream Helm chart (deploy/chart of the operator-lifecycle-manager module; `tools/ensure.sh olm` copies it to <bin>/chart). */
@@ -22,17 +29,29 @@ export interface OlmArgs {
   readonly installedBy: string;
 }
 
-interface ChartObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata?: { name?: string; labels?: Record<string, string> };
+/** The Helm chart type of programs up to commit 9dd071b (0.3.0 included): three v3 Charts, `<name>-crds`, `<name>` and `<name>-operators`. */
+const V3_CHART = 'kubernetes:helm.sh/v3:Chart';
+
+/**
+ * Where a v3-era stack has an object: the v3 Chart it sat under (CRDs and
+ * Namespaces first, Deployments last, the rest between).
+ */
+function v3ChartSuffix(kind: string | undefined): string {
+  return kind === 'Namespace' || kind === 'CustomResourceDefinition' ? '-crds' : kind === 'Deployment' ? '-operators' : '';
 }
 
-/** How a v3 Chart leaves an object out: an empty List registers nothing. */
-function leaveOut(obj: ChartObject): void {
-  obj.apiVersion = 'v1';
-  obj.kind = 'List';
-}
+/**
+ * A Helm post-renderer (run by the Kubernetes provider, with this program's
+ * Node) that drops packageserver's ClusterServiceVersion from the rendered
+ * chart: a v4 Chart's transforms can change an object but not leave one out,
+ * and the chart has no value for it. Inline, so it runs the same from this
+ * repo (TypeScript under tsx) and from the compiled package.
+ */
+const DROP_PACKAGESERVER = [
+  "let s = '';",
+  "process.stdin.setEncoding('utf8').on('data', (d) => (s += d)).on('end', () => process.stdout.write(",
+  "  s.split(/^---[ \\t]*$/m).filter((d) => !(/^kind: ClusterServiceVersion[ \\t]*$/m.test(d) && /^  name: packageserver[ \\t]*$/m.test(d))).join('---')));",
+].join('\n');
 
 /** OLM's version from the VERSIONS file tools/olm/build.sh writes next to the chart, if there. */
 function olmVersionBeside(chartPath: string): string | undefined {
@@ -53,12 +72,8 @@ export class Olm extends pulumi.ComponentResource {
   /** OLM's namespace (global catalog namespace). */
   public readonly namespace: string;
   public readonly operatorNamespace: string;
-  /** OLM's namespaces and CRDs, created before anything else of OLM. */
-  public readonly foundation: k8s.helm.v3.Chart;
-  /** What the operators need: RBAC, ServiceAccounts, OperatorGroups, OLMConfig, packageserver's CSV. */
-  public readonly chart: k8s.helm.v3.Chart;
-  /** The olm and catalog operators' Deployments, last (the provider waits until they are Available). */
-  public readonly operators: k8s.helm.v3.Chart;
+  /** OLM's upstream chart, rendered by the provider (helm.v4: it orders Namespaces and CRDs before what needs them). */
+  public readonly chart: k8s.helm.v4.Chart;
   /**
    * Every object of the chart, once created: what to depend on. A plain
    * `dependsOn: olm` is not enough: the chart registers its objects only after
@@ -67,7 +82,7 @@ export class Olm extends pulumi.ComponentResource {
   public readonly ready: pulumi.Output<pulumi.Resource[]>;
 
   constructor(name: string, args: OlmArgs, opts?: pulumi.ComponentResourceOptions) {
-    super('flights:index:Olm', name, {}, opts);
+    super(OLM_TYPE, name, {}, { ...opts, aliases: [...(opts?.aliases ?? []), { type: 'flights:index:Olm' }] });
     if (!existsSync(join(args.chartPath, 'Chart.yaml'))) throw new Error(`Olm: ${args.chartPath} is not a Helm chart directory (no Chart.yaml)`);
     this.namespace = args.namespace ?? 'olm';
     this.operatorNamespace = args.operatorNamespace ?? 'operators';
@@ -83,43 +98,48 @@ export class Olm extends pulumi.ComponentResource {
       installType: 'none',
       ...(image ? { olm: { image }, catalog: { image }, package: { image } } : {}),
     };
-    const label = (obj: ChartObject) => {
-      if (obj.metadata) obj.metadata.labels = { ...obj.metadata.labels, [INSTALLED_BY_LABEL]: args.installedBy };
+    // Stacks made by those programs hold every object under one of three v3
+    // Charts (and, before 0.3.0, under the flights:index:Olm type): each
+    // object gets the URNs it had there as aliases, so moving to v4 keeps
+    // OLM's CRDs and everything else (a delete would take every Subscription
+    // and CSV with them). resourcePrefix '' keeps the v3 object names.
+    const olmUrn = new Promise<string>((resolve) => this.urn.apply(resolve));
+    const v3Parents = async (kind: string | undefined): Promise<string[]> => {
+      // urn:pulumi:<stack>::<project>::<qualified type>::<name>
+      const [stack, project, qualifiedType, ...rest] = (await olmUrn).split('::');
+      const chart = `${rest.join('::')}${v3ChartSuffix(kind)}`;
+      return [qualifiedType, qualifiedType.replace(/flight-operator:index:Olm$/, 'flights:index:Olm')].map((t) => `${stack}::${project}::${t}$${V3_CHART}::${chart}`);
     };
-    // Three passes over the one chart, each waiting for the one before. Created
-    // all at once, objects race what they need: OLM's custom resources their
-    // CRDs, namespaced objects their namespace, the Deployments (which the
-    // provider awaits until Available) their ServiceAccount. The engine runs
-    // only 4 operations per CPU at once, so on a small machine retries and
-    // awaits held every slot while what they waited for queued behind them:
-    // `pulumi up` failed. Destroy runs the stages in reverse, the right order.
-    const stage = (obj: ChartObject) => (obj.kind === 'Namespace' || obj.kind === 'CustomResourceDefinition' ? 0 : obj.kind === 'Deployment' ? 2 : 1);
-    const charts: k8s.helm.v3.Chart[] = [];
-    for (const [i, suffix] of ['-crds', '', '-operators'].entries()) {
-      const before = charts[i - 1];
-      charts.push(
-        new k8s.helm.v3.Chart(
-          `${name}${suffix}`,
-          {
-            path: args.chartPath,
-            values,
-            transformations: [
-              (obj: ChartObject, childOpts: pulumi.CustomResourceOptions) => {
-                if (stage(obj) !== i || (!packageServer && obj.kind === 'ClusterServiceVersion' && obj.metadata?.name === 'packageserver')) {
-                  leaveOut(obj);
-                  return;
-                }
-                label(obj);
-                if (before) childOpts.dependsOn = before.ready;
-              },
-            ],
+    this.chart = new k8s.helm.v4.Chart(
+      name,
+      {
+        chart: args.chartPath,
+        values,
+        resourcePrefix: '',
+        ...(packageServer ? {} : { postRenderer: { command: process.execPath, args: ['-e', DROP_PACKAGESERVER] } }),
+      },
+      {
+        parent: this,
+        transforms: [
+          async ({ custom, type, props, opts: childOpts }) => {
+            if (!custom || !type.startsWith('kubernetes:')) return undefined;
+            const metadata = { ...(props.metadata ?? {}) };
+            metadata.labels = { ...(metadata.labels ?? {}), [INSTALLED_BY_LABEL]: args.installedBy };
+            // OLM's two Deployments are not awaited: the provider orders an object after its Namespace
+            // (and a custom resource after its CRD), not a Deployment after the ServiceAccount its pods
+            // need, so an awaited Deployment can hold one of the engine's `--parallel` slots while that
+            // ServiceAccount, or the CRDs, queue behind it; with every slot held so, `up` stalls (in one CI
+            // run it created no CRD in 600 s). The Subscription's wait, which only a running OLM ends, stays.
+            if (props.kind === 'Deployment') metadata.annotations = { ...(metadata.annotations ?? {}), 'pulumi.com/skipAwait': 'true' };
+            const aliases = (await v3Parents(props.kind)).map((parent) => ({ parent }));
+            return { props: { ...props, metadata }, opts: { ...childOpts, aliases: [...(childOpts.aliases ?? []), ...aliases] } };
           },
-          { parent: this },
-        ),
-      );
-    }
-    [this.foundation, this.chart, this.operators] = charts;
-    this.ready = pulumi.all(charts.map((c) => c.ready)).apply((r) => r.flat());
+        ],
+      },
+    );
+    // The chart itself, once its objects exist: handed to dependsOn, the elements of `resources` were
+    // refused ("'dependsOn' was passed a value that was not a Resource").
+    this.ready = this.chart.resources.apply(() => [this.chart as pulumi.Resource]);
     this.registerOutputs({ namespace: this.namespace, operatorNamespace: this.operatorNamespace });
   }
 }

@@ -5,13 +5,12 @@
  * test/pulumi/stacks.test.ts.
  */
 import * as pulumi from '@pulumi/pulumi';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultSettings } from '../defaults';
-import { checkCatalogAnswers, waitForCsvSucceeded } from './cluster-checks';
+import { checkCatalogAnswers } from './cluster-checks';
 import { FlightTicketOperator } from './flightticket-operator';
 import { readStackConfig } from './stack-config';
 
@@ -24,6 +23,7 @@ interface Registered {
 const dir = mkdtempSync(join(tmpdir(), 'flight-pulumi-unit-'));
 const kubeconfig = join(dir, 'kubeconfig');
 writeFileSync(kubeconfig, 'apiVersion: v1\nkind: Config\ncontexts:\n  - name: test\n    context: {cluster: c, user: u}\ncurrent-context: test\n');
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function withMocks(config: Record<string, string>): Promise<Registered[]> {
   const registered: Registered[] = [];
@@ -58,7 +58,7 @@ describe('FlightTicketOperator (manifests)', () => {
     await settle();
     // THEN
     expect(r.map((x) => `${x.type} ${x.name}`)).toEqual([
-      'flights:index:FlightTicketOperator fo',
+      'flight-operator:index:FlightTicketOperator fo',
       'kubernetes:core/v1:Namespace fo-namespace',
       'kubernetes:core/v1:Secret fo-booking-credentials',
       'kubernetes:yaml/v2:ConfigGroup fo-crd',
@@ -71,7 +71,7 @@ describe('FlightTicketOperator (manifests)', () => {
     const kinds = byName('fo-controller').objs.map((o: any) => o.kind);
     expect(kinds).toEqual(expect.arrayContaining(['ServiceAccount', 'ClusterRole', 'Deployment', 'PodDisruptionBudget']));
     expect(kinds).not.toContain('Namespace'); // declared once, above
-    expect(op.serviceAccountName).toBe('flight-operator-controller');
+    expect(await new Promise((r) => op.serviceAccountName.apply(r))).toBe('flight-operator-controller');
   });
 });
 
@@ -91,6 +91,8 @@ describe('stack config', () => {
     ['no catalog', { ...base, 'flight-operator:installMethod': 'olm' }, {}, 'flight-operator:catalogAddress: set exactly one of catalogAddress'],
     ['a catalog address without a port', { ...olm, 'flight-operator:catalogAddress': 'catalog' }, {}, 'flight-operator:catalogAddress: "catalog" is not host:port'],
     ['an OLM chart that is not a chart', { ...olm, 'flight-operator:olmChart': dir }, {}, 'flight-operator:olmChart: '],
+    ['a release name that is not a DNS label', { ...base, 'flight-operator:releaseName': 'Team_B' }, {}, 'flight-operator:releaseName: invalid operator setting "releaseName"'],
+    ['a watched namespace that is not a name', { ...base, 'flight-operator:watchNamespaces': '["Team_B"]' }, {}, 'flight-operator:watchNamespaces: invalid operator setting "watchNamespaces"'],
   ])('rejects %s, naming the setting', async (_what, config, env, message) => {
     // GIVEN a stack config with one bad setting WHEN the program reads it THEN the error names the key
     await expect(readConfig(config, env)).rejects.toThrow(message);
@@ -100,7 +102,7 @@ describe('stack config', () => {
     const c = await readConfig({ ...olm, 'flight-operator:bookingToken': 'x' }, { PULUMI_CONFIG_SECRET_KEYS: '["flight-operator:bookingToken"]' });
     expect(c.method).toBe('olm');
     expect(c.olm).toEqual({
-      installOlm: 'auto',
+      installOlm: 'never',
       olmChart: undefined,
       olmPackageServer: true,
       olmNamespace: 'olm',
@@ -111,6 +113,16 @@ describe('stack config', () => {
     });
     expect(pulumi.Output.isInstance(c.bookingToken)).toBe(true);
   });
+});
+
+test('releaseName and watchNamespaces: a second install beside another (its own cluster-scoped names, its own namespaces watched)', async () => {
+  // GIVEN a manifests stack with both set WHEN the program reads its config THEN the settings carry them
+  const c = await readConfig({ 'flight-operator:kubeconfig': kubeconfig, 'flight-operator:releaseName': 'team-b', 'flight-operator:watchNamespaces': '["team-b"]' }, {});
+  expect(c.settings).toMatchObject({ releaseName: 'team-b', watchNamespaces: ['team-b'] });
+  // and unset, neither is: the defaults of the plain manifests
+  const d = await readConfig({ 'flight-operator:kubeconfig': kubeconfig }, {});
+  expect(d.settings.releaseName).toBeUndefined();
+  expect(d.settings.watchNamespaces).toBeUndefined();
 });
 
 describe('checkCatalogAnswers', () => {
@@ -126,45 +138,41 @@ describe('checkCatalogAnswers', () => {
   });
 });
 
-describe('waitForCsvSucceeded', () => {
-  test('GIVEN OLM failed the InstallPlan THEN the wait ends at once with OLM\'s message, not after its timeout', async () => {
-    // GIVEN an API server whose Subscription carries OLM's InstallPlanFailed condition (what a cluster
-    // without prometheus-operator's CRDs shows for the 0.3.0 bundle) and no installed CSV
-    const olmMessage = 'api-server resource not found installing ServiceMonitor flight-operator-controller: GroupVersionKind monitoring.coreos.com/v1, Kind=ServiceMonitor not found on the cluster.';
-    const server = http.createServer((_req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({
-        apiVersion: 'operators.coreos.com/v1alpha1',
-        kind: 'Subscription',
-        metadata: { name: 'flight-operator', namespace: 'ops' },
-        status: {
-          state: 'AtLatestKnown',
-          currentCSV: 'flight-operator.v0.3.0',
-          conditions: [
-            { type: 'CatalogSourcesUnhealthy', status: 'False', reason: 'AllCatalogSourcesHealthy' },
-            { type: 'InstallPlanFailed', status: 'True', reason: 'InstallComponentFailed', message: olmMessage },
-          ],
-        },
-      }));
+describe('FlightTicketOperator inputs', () => {
+  test('settings may come from other resources: the objects carry the values once they resolve', async () => {
+    // GIVEN an image and a booking URL that are outputs of other resources
+    const r = await withMocks({});
+    const image = new Promise<string>((resolve) => setTimeout(() => resolve('mirror.example/flight-operator/controller:0.3.0'), 50));
+    new FlightTicketOperator('fo', {
+      settings: { ...defaultSettings(), image: pulumi.output(image), bookingApiUrl: pulumi.output('https://booking.example:9443') },
+      install: { method: 'manifests', crd: { retainOnDelete: true } },
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const kubeconfig = join(mkdtempSync(join(tmpdir(), 'flight-pulumi-unit-')), 'kubeconfig');
-    writeFileSync(kubeconfig, JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'c', cluster: { server: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, 'insecure-skip-tls-verify': true } }],
-      users: [{ name: 'u', user: { token: 't' } }],
-      contexts: [{ name: 'c', context: { cluster: 'c', user: 'u' } }],
-      'current-context': 'c',
-    }));
-    try {
-      // WHEN the program waits for the CSV
-      const wait = waitForCsvSucceeded({ kubeconfig }, 'ops', 'flight-operator', 3000);
-      // THEN it fails with OLM's own words, naming the Subscription
-      await expect(wait).rejects.toThrow(`Subscription ops/flight-operator: OLM failed to install flight-operator.v0.3.0 (InstallComponentFailed): ${olmMessage}`);
-    } finally {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-    }
+    await settle();
+    // THEN the controller's objects carry them
+    const objs = r.find((x) => x.name === 'fo-controller')!.inputs.objs;
+    expect(objs.find((o: any) => o.kind === 'Deployment').spec.template.spec.containers[0].image).toBe('mirror.example/flight-operator/controller:0.3.0');
+    expect(objs.find((o: any) => o.kind === 'ConfigMap' && o.metadata.name === 'flight-operator-controller-config').data.BOOKING_API_URL).toBe('https://booking.example:9443');
+    expect(JSON.stringify(objs.find((o: any) => o.kind === 'NetworkPolicy').spec.egress)).toContain('"port":9443');
   });
+});
+
+describe('FlightTicketOperator (olm)', () => {
+  test.each([['Automatic', { 'pulumi.com/waitFor': 'jsonpath={.status.state}=AtLatestKnown', 'pulumi.com/timeoutSeconds': '120' }], ['Manual', { 'pulumi.com/skipAwait': 'true' }]] as const)(
+    '%s approval: the Subscription carries the provider await annotations, nothing else waits',
+    async (approval, annotations) => {
+      // GIVEN mocks WHEN the component is declared for OLM
+      const r = await withMocks({});
+      new FlightTicketOperator('fo', {
+        settings: defaultSettings(),
+        install: { method: 'olm', catalog: pulumi.output({ address: 'catalog.olm.svc:50051' }), catalogNamespace: 'olm', targetNamespaces: [], approval, timeoutSeconds: 120 },
+      });
+      await settle();
+      // THEN the provider waits on the Subscription (Automatic) or not at all (Manual)
+      const sub = r.find((x) => x.name === 'fo-subscription')!.inputs;
+      expect(sub.metadata.annotations).toEqual(annotations);
+      expect(sub.spec).toMatchObject({ name: 'flight-operator', channel: 'stable', installPlanApproval: approval });
+      expect(r.find((x) => x.name === 'fo-catalog')!.inputs.spec).toMatchObject({ sourceType: 'grpc', address: 'catalog.olm.svc:50051' });
+      expect(r.find((x) => x.name === 'fo-operatorgroup')!.inputs.spec).toEqual({});
+    },
+  );
 });

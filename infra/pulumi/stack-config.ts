@@ -26,7 +26,12 @@ export interface ClusterAccess {
 }
 
 export interface OlmStackConfig {
-  /** Install OLM itself: `auto` (when the cluster has none), `always`, `never`. */
+  /**
+   * Install OLM itself: `always` or `never` (default: the cluster has OLM).
+   * `auto` (opt-in) asks the cluster on every run whether OLM is there and
+   * whether this stack installed it; a cluster that answers differently later
+   * (a lost label, a read that fails over to "absent") would plan OLM's deletion.
+   */
   readonly installOlm: OlmInstallMode;
   /** OLM's upstream Helm chart directory (tools/ensure.sh olm puts it in <bin>/../chart). Needed when OLM is installed. */
   readonly olmChart?: string;
@@ -47,6 +52,8 @@ export interface StackConfig {
   /** Bearer token of the booking API: a Pulumi secret, becomes the credentials Secret. */
   readonly bookingToken?: pulumi.Output<string>;
   readonly olm?: OlmStackConfig;
+  /** The CRD's lifecycle on the manifests stack (flight-operator:protectCrd, :retainCrd; docs/pulumi.md). */
+  readonly crd: { readonly protect: boolean; readonly retainOnDelete: boolean };
 }
 
 export class StackConfigError extends Error {
@@ -114,6 +121,8 @@ export function readStackConfig(config = new pulumi.Config(CONFIG_NAMESPACE), en
       ...(config.get('bookingApiUrl') ? { bookingApiUrl: config.require('bookingApiUrl') } : {}),
       ...(config.get('replicas') !== undefined ? { replicas: Number(config.require('replicas')) } : {}),
       ...(config.get('channel') ? { channel: config.require('channel') } : {}),
+      ...(config.get('releaseName') !== undefined ? { releaseName: config.require('releaseName') } : {}),
+      ...(config.getObject<string[]>('watchNamespaces') !== undefined ? { watchNamespaces: config.requireObject<string[]>('watchNamespaces') } : {}),
     });
   } catch (e) {
     // validateSettings names the field; say which config key sets it.
@@ -130,7 +139,8 @@ export function readStackConfig(config = new pulumi.Config(CONFIG_NAMESPACE), en
     bookingToken = config.requireSecret('bookingToken');
   }
 
-  if (method === 'manifests') return { method, cluster: { kubeconfig, context }, settings, bookingToken };
+  const crd = { protect: booleanSetting(config, 'protectCrd', false), retainOnDelete: booleanSetting(config, 'retainCrd', false) };
+  if (method === 'manifests') return { method, cluster: { kubeconfig, context }, settings, bookingToken, crd };
 
   const channels = catalogChannels();
   if (!channels.includes(settings.channel)) {
@@ -141,7 +151,7 @@ export function readStackConfig(config = new pulumi.Config(CONFIG_NAMESPACE), en
   if (!address === !image) throw new StackConfigError(address ? 'catalogImage' : 'catalogAddress', 'set exactly one of catalogAddress (host:port of a registry gRPC server) and catalogImage');
   if (address !== undefined && !HOST_PORT.test(address)) throw new StackConfigError('catalogAddress', `"${address}" is not host:port`);
   const olmNamespace = dnsLabel(config, 'olmNamespace', 'olm');
-  const installOlm = oneOf(config, 'installOlm', ['auto', 'always', 'never'] as const, 'auto');
+  const installOlm = oneOf(config, 'installOlm', ['auto', 'always', 'never'] as const, 'never');
   const olmChart = config.get('olmChart') ?? env.FLIGHT_OLM_CHART;
   if (olmChart !== undefined && !existsSync(join(olmChart, 'Chart.yaml'))) {
     throw new StackConfigError('olmChart', `${olmChart} is not a Helm chart directory (no Chart.yaml); tools/ensure.sh olm copies OLM's chart to <bin>/chart`);
@@ -155,6 +165,7 @@ export function readStackConfig(config = new pulumi.Config(CONFIG_NAMESPACE), en
     cluster: { kubeconfig, context },
     settings,
     bookingToken,
+    crd,
     olm: {
       installOlm,
       olmChart,

@@ -20,7 +20,7 @@ import path from 'node:path';
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
 /** Tool families (tools/<family>/) this module builds through tools/ensure.sh. */
-export type ToolFamily = 'bundle-validate' | 'opm' | 'olm';
+export type ToolFamily = 'bundle-validate' | 'opm' | 'olm' | 'olmv1';
 
 /** One error or warning from tools/bundle-validate. */
 export interface Finding {

@@ -258,6 +258,9 @@ export function planFaults(faultMs: number, seed: number): Array<{ at: number; k
 }
 
 /** How long each successive leader leads before it is SIGKILLed (ms): 4-12 s. */
+/** Leaders SIGKILLed in every run, however slow the machine (the faults go on until then). */
+export const MIN_LEADER_KILLS = 2;
+
 export function leaderTenures(seed: number): () => number {
   const r = stream(seed, 4);
   return () => between(r, 4000, 12_000);
@@ -512,11 +515,16 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       return run;
     };
     // The leader killer: every leader is SIGKILLed after leading for its tenure, until 5 s before the faults stop.
+    // On a loaded machine a takeover can take most of the window (restarts of etcd and the API server stall
+    // the Lease), so the faults last until MIN_LEADER_KILLS leaders have died: a run is judged on what it
+    // survived, not on what the clock allowed. The cap keeps a controller that never leads from hanging the run.
     const killUntil = f0 + faultMs - 5000;
+    const killCap = killUntil + 120_000;
     const tenure = leaderTenures(seed);
     const leaderKiller = (async () => {
       let leading: { id: string; since: number; tenure: number } | undefined;
-      while (Date.now() < killUntil) {
+      let kills = 0;
+      while (Date.now() < killUntil || (kills < MIN_LEADER_KILLS && Date.now() < killCap)) {
         await sleep(250);
         const h = await holder().catch(() => undefined);
         const c = controllers.find((x) => !!x && x.id === h && x.child.process.exitCode === null && x.child.process.signalCode === null);
@@ -527,6 +535,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         c.killed = true;
         exits.killedAsLeader++;
         await c.child.kill9();
+        kills++;
         timeline.push({ at, kind: 'leader-kill', detail: `SIGKILL ${c.id} (pid ${c.child.pid}) after leading ${round((Date.now() - leading.since) / 1000)} s` });
         log(`${at} s: leader ${c.id} SIGKILLed`);
       }

@@ -4,12 +4,11 @@
  * one): every step succeeds, the summary table lists them, and what the demo
  * created is gone afterwards. Its total time goes to .bench/results/demo.json (npm test leaves bench/results/ alone).
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { REPO_ROOT } from '../../infra/validate/operator-framework';
 import { kubeconfigPath, kubectl } from '../../testenv/kube';
+import { expectDemoSummary, runDemo } from '../support/demo-run';
 import { testResultsFile } from '../support/results';
 
 const STEPS = [
@@ -26,32 +25,15 @@ const STEPS = [
   'delete the ticket: booking cancelled, ticket gone',
 ];
 
-function runDemo(): Promise<{ code: number | null; out: string; seconds: number }> {
-  const t0 = Date.now();
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), path.join(REPO_ROOT, 'scripts', 'demo.ts')], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, FLIGHT_KUBECONFIG: kubeconfigPath(), NODE_OPTIONS: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (out += c));
-    child.on('exit', (code) => resolve({ code, out, seconds: (Date.now() - t0) / 1000 }));
-  });
-}
 
 test('npm run demo: every step of the seed story succeeds, is timed, and the demo cleans up after itself', async () => {
   // WHEN the demo runs against the test cluster
-  const { code, out, seconds } = await runDemo();
+  // kwok, said explicitly: the real node belongs to the real-node project (one per machine; test/real-node/demo.test.ts).
+  const { code, out, seconds } = await runDemo({ FLIGHT_KUBECONFIG: kubeconfigPath(), FLIGHT_DEMO_NODE: 'kwok' });
   // THEN it exits 0 with one summary row per step, in order, and "demo OK"
   if (code !== 0) throw new Error(`npm run demo exited ${code}:\n${out}`);
-  const table = out.slice(out.lastIndexOf('\nstep '));
-  const rows = table.trim().split('\n').slice(1);
-  const names = rows.slice(0, -1).map((r) => r.replace(/\s{2,}[\d.]+\s{2}.*$/, ''));
-  expect(names).toHaveLength(STEPS.length);
-  STEPS.forEach((s, i) => (typeof s === 'string' ? expect(names[i]).toBe(s) : expect(names[i]).toMatch(s)));
-  expect(rows[rows.length - 1]).toMatch(/^total\s+[\d.]+\s+demo OK$/);
+  expect(out).toContain('[demo] pods run as host processes beside a kwok control plane (its pods never run): FLIGHT_DEMO_NODE=kwok');
+  const { table, rows, total } = expectDemoSummary(out, STEPS);
   // Each step printed a progress line when it started and when it was done
   for (const s of STEPS.filter((x): x is string => typeof x === 'string')) expect(out).toContain(`] ${s} ...`);
   expect(out.match(/\]\s+done in [\d.]+s: /g)).toHaveLength(STEPS.length);
@@ -60,8 +42,7 @@ test('npm run demo: every step of the seed story succeeds, is timed, and the dem
   expect(['', 'Terminating']).toContain(ns.stdout.trim());
   expect((await kubectl(['get', 'catalogsource', 'flight-operator-demo', '-n', 'olm', '--ignore-not-found', '-o', 'name'])).stdout.trim()).toBe('');
 
-  const total = Number(/^total\s+([\d.]+)/m.exec(table)![1]);
-  const result = { date: new Date().toISOString(), what: 'npm run demo on a reused control plane (cluster step reuses; OLM started by the demo)', totalSeconds: total, wallSeconds: seconds, steps: rows.slice(0, -1), machine: { cpus: os.cpus().length, loadavg: os.loadavg() }, test: 'test/demo/demo.test.ts' };
+  const result = { date: new Date().toISOString(), what: 'npm run demo on a reused control plane (cluster step reuses; OLM started by the demo)', totalSeconds: total, wallSeconds: seconds, steps: rows, machine: { cpus: os.cpus().length, loadavg: os.loadavg() }, test: 'test/demo/demo.test.ts' };
   const file = testResultsFile('demo.json');
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);

@@ -70,7 +70,7 @@ afterAll(async () => {
 describe('the controller image', () => {
   test('its config runs node on the bundle as 65532 and exposes the metrics and health ports', () => {
     expect(config.User).toBe('65532:65532');
-    expect(config.Entrypoint).toEqual(['/nodejs/bin/node', '--no-node-snapshot', '/app/controller.js']);
+    expect(config.Entrypoint).toEqual(['/nodejs/bin/node', '--no-node-snapshot', '--expose-gc', '/app/controller.js']);
     expect(Object.keys(config.ExposedPorts ?? {}).sort()).toEqual(['8080/tcp', '8081/tcp']);
   });
 

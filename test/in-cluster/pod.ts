@@ -45,7 +45,9 @@ export function synthOperator(namespace: string, bookingApiUrl: string, clusterR
   binding.metadata.name = clusterRbacName;
   binding.roleRef.name = clusterRbacName;
   const deployment = objects.find((o) => o.kind === 'Deployment');
-  const configMap = objects.find((o) => o.kind === 'ConfigMap');
+  // The ConfigMap the container's env reads (the chart has others: the optional objects).
+  const envConfigMaps = new Set<string>((deployment?.spec.template.spec.containers ?? []).flatMap((c: any) => (c.env ?? []).map((e: any) => e.valueFrom?.configMapKeyRef?.name).filter(Boolean)));
+  const configMap = objects.find((o) => o.kind === 'ConfigMap' && envConfigMaps.has(o.metadata.name));
   const sa = rbac.find((o) => o.kind === 'ServiceAccount');
   if (!deployment || !configMap || !sa) throw new Error('operator chart: Deployment, ConfigMap or ServiceAccount missing');
   if (deployment.spec.template.spec.serviceAccountName !== sa.metadata.name) {

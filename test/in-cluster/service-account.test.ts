@@ -257,7 +257,8 @@ describe('the controller with only its ServiceAccount (in-cluster config, image 
     expect(refusals(controller.logs)).toEqual([]);
 
     // WHEN the leader-election RoleBinding is removed
-    const binding = objects.rbac.find((o) => o.kind === 'RoleBinding');
+    const leaseRole = objects.rbac.find((o) => o.kind === 'Role' && o.rules.some((r: any) => r.resources?.includes('leases')));
+    const binding = objects.rbac.find((o) => o.kind === 'RoleBinding' && o.roleRef.name === leaseRole.metadata.name);
     await kubectl(['delete', 'rolebinding', binding.metadata.name, '-n', ns.name]);
 
     // THEN its renewals are refused, naming its ServiceAccount, and it gives up leading (exit 1, the pod would restart)

@@ -5,23 +5,18 @@
  * the CSV restricted to OwnNamespace (settings.installModes), so that an
  * OperatorGroup of another mode is one the CSV does not support.
  *
- * One case needs a cluster WITHOUT prometheus-operator's CRDs (the bundles
- * from 0.3.0 on ship a ServiceMonitor and a PrometheusRule): the shared test
- * cluster has them (other files install them), and CRDs are cluster-wide, so
- * that case (and the recovery docs/olm-install.md describes) starts a
- * control plane and an OLM of its own.
+ * A cluster without prometheus-operator's CRDs (0.3.0's failure, the
+ * channel head's install and upgrade) is test/olm/no-prometheus-operator.test.ts.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { generateBundle } from '../../infra/bundle/generate';
 import { defaultSettings } from '../../infra/defaults';
-import { MONITORING_SINCE, versionAtLeast } from '../../infra/releases';
-import { freePort, startCluster, type Cluster } from '../../testenv/cluster';
+import { freePort } from '../../testenv/cluster';
 import { kubectl } from '../../testenv/kube';
 import { useNamespace } from '../../testenv/namespace';
-import { installMonitoringCrds } from '../monitoring/tools';
-import { createCatalogSource, getOlmObject as getCustom, listOlmObjects, startOlm, waitWithOlm, type OlmEnv } from './olm-env';
+import { createCatalogSource, getOlmObject as getCustom, startOlm, waitWithOlm, type OlmEnv } from './olm-env';
 
 const PACKAGE = 'flight-operator';
 const STATUS_TIMEOUT_MS = 3 * 60_000;
@@ -167,142 +162,3 @@ describe('OLM failure states end in a status that says why', () => {
 });
 
 /** The namespace's InstallPlans, Subscription and CSVs, for a failure message. */
-async function planDiagnosis(namespace: string): Promise<string> {
-  const out: string[] = [];
-  for (const ip of await listOlmObjects('installplans', namespace)) {
-    out.push(`InstallPlan ${ip.metadata.name} generation=${ip.spec.generation} ${ip.spec.clusterServiceVersionNames} phase=${ip.status?.phase} message=${ip.status?.message ?? ''}`);
-  }
-  const sub = await getCustom('subscriptions', namespace, PACKAGE);
-  const ref = sub?.status?.installPlanRef;
-  const refExists = ref ? (await getCustom('installplans', namespace, ref.name)) !== undefined : undefined;
-  out.push(`Subscription: ${JSON.stringify({ state: sub?.status?.state, installPlanRef: ref && { name: ref.name, uid: ref.uid, exists: refExists }, conditions: sub?.status?.conditions })}`);
-  for (const c of await listOlmObjects('clusterserviceversions', namespace)) out.push(`CSV ${c.metadata.name}: ${c.status?.phase} ${c.status?.reason} ${c.status?.message}`);
-  return out.join('\n');
-}
-
-/** What OLM v0.46 says, word for word, when the cluster does not serve the bundle's ServiceMonitor. */
-const MISSING_SERVICE_MONITOR =
-  'api-server resource not found installing ServiceMonitor flight-operator-controller: GroupVersionKind monitoring.coreos.com/v1, Kind=ServiceMonitor not found on the cluster. ' +
-  'This API may have been deprecated and removed, see https://kubernetes.io/docs/reference/using-api/deprecation-guide/ for more information.';
-
-describe('a cluster without the prometheus-operator CRDs (monitoring.coreos.com)', () => {
-  // The committed catalog (olm-bundle/catalog), whose channel head ships a ServiceMonitor and a PrometheusRule.
-  const head = `flight-operator.v${defaultSettings().version}`;
-  const namespace = 'flight-operator-system';
-  let cluster: Cluster | undefined;
-  let bare: OlmEnv | undefined;
-  let sharedKubeconfig: string | undefined;
-  let failedPlan: string | undefined;
-
-  beforeAll(async () => {
-    expect(versionAtLeast(defaultSettings().version, MONITORING_SINCE)).toBe(true);
-    cluster = await startCluster({ log: (m) => process.stderr.write(`no-monitoring-crds cluster: ${m}\n`) });
-    // testenv/kube and olm-env read FLIGHT_KUBECONFIG at each call: everything in this describe goes to the new cluster.
-    sharedKubeconfig = process.env.FLIGHT_KUBECONFIG;
-    process.env.FLIGHT_KUBECONFIG = cluster.kubeconfigPath;
-    bare = await startOlm({ monitoringCrds: false });
-    await createCatalogSource(bare, 'flight-operator', { displayName: 'Flight Operator (no monitoring CRDs)' });
-    await kubectl(['create', 'namespace', namespace]);
-  }, 45 * 60_000);
-
-  afterAll(async () => {
-    try {
-      await bare?.stop();
-      await cluster?.stop();
-    } finally {
-      if (cluster) process.env.FLIGHT_KUBECONFIG = sharedKubeconfig;
-    }
-  }, 120_000);
-
-  test(`subscribing to the channel head (${MONITORING_SINCE} or later): the InstallPlan fails after OLM's retry timeout naming the missing ServiceMonitor kind, the CSV stays Pending, no Deployment`, async () => {
-    const olmHere = bare!;
-    // GIVEN no monitoring.coreos.com API in the cluster
-    expect((await kubectl(['api-resources', '--api-group=monitoring.coreos.com', '-o', 'name'])).stdout.trim()).toBe('');
-    // WHEN a user subscribes as the README says
-    await kubectl(['apply', '-f', '-'], {
-      input: JSON.stringify({ apiVersion: 'operators.coreos.com/v1', kind: 'OperatorGroup', metadata: { name: PACKAGE, namespace }, spec: { targetNamespaces: [namespace] } }),
-    });
-    await subscribe(namespace, { channel: 'stable', source: 'flight-operator', sourceNamespace: olmHere.namespace });
-    // THEN OLM retries the plan for --install-plan-retry-timeout (1 min by default), saying why, then fails it
-    const retrying = await waitWithOlm(
-      olmHere,
-      'the InstallPlan to retry, saying why',
-      async () => (await listOlmObjects('installplans', namespace)).find((ip) => /^retrying execution due to error: /.test(ip.status?.message ?? '')),
-      { timeoutMs: STATUS_TIMEOUT_MS },
-    );
-    process.stderr.write(`\nInstallPlan ${retrying.metadata.name} while retrying: ${retrying.status.message}\n`);
-    const failed = await waitWithOlm(
-      olmHere,
-      'the InstallPlan to fail',
-      async () => {
-        const ip = await getCustom('installplans', namespace, retrying.metadata.name);
-        return ip?.status?.phase === 'Failed' ? ip : undefined;
-      },
-      { timeoutMs: STATUS_TIMEOUT_MS },
-    );
-    const installed = (failed.status.conditions as Obj[]).find((c) => c.type === 'Installed');
-    const steps = (failed.status.plan as Obj[]).map((st) => `${st.resource.kind}/${st.resource.name}: ${st.status}`);
-    process.stderr.write(`InstallPlan ${failed.metadata.name} Failed: ${JSON.stringify({ message: failed.status.message, installed, steps })}\n`);
-    expect(failed.spec.clusterServiceVersionNames).toEqual([head]);
-    // OLM's catalog operator (pkg/controller/operators/catalog/not_found.go), for the first monitoring step it reaches
-    expect(installed).toMatchObject({ status: 'False', reason: 'InstallComponentFailed', message: MISSING_SERVICE_MONITOR });
-    expect(failed.status.message).toBe(MISSING_SERVICE_MONITOR);
-    expect(steps).toEqual(expect.arrayContaining(['ServiceMonitor/flight-operator-controller: Unknown', 'PrometheusRule/flight-operator-controller: Unknown']));
-    const csv = await getCustom('clusterserviceversions', namespace, head);
-    const dep = await kubectl(['get', 'deployment', 'flight-operator-controller', '-n', namespace, '--ignore-not-found', '-o', 'name']);
-    process.stderr.write(`CSV ${head}: ${JSON.stringify({ phase: csv?.status?.phase, reason: csv?.status?.reason, message: csv?.status?.message })}; Deployment: ${dep.stdout.trim() || 'none'}\n`);
-    // AND the operator does not run: the steps after the ServiceMonitor (ServiceAccount, RBAC) never ran, so the CSV
-    // (created by the first step) waits for its requirements and OLM creates no Deployment
-    expect({ phase: csv?.status?.phase, reason: csv?.status?.reason }).toEqual({ phase: 'Pending', reason: 'RequirementsNotMet' });
-    expect(dep.stdout.trim()).toBe('');
-    // AND the Subscription points at the failed plan and says why (the catalog operator writes that a moment after the plan)
-    const sub = await waitWithOlm(
-      olmHere,
-      'the Subscription condition InstallPlanFailed',
-      async () => {
-        const x = await getCustom('subscriptions', namespace, PACKAGE);
-        return x?.status?.conditions?.some((c: Obj) => c.type === 'InstallPlanFailed' && c.status === 'True') ? x : undefined;
-      },
-      { timeoutMs: 60_000 },
-    );
-    process.stderr.write(`Subscription: ${JSON.stringify({ state: sub.status.state, conditions: sub.status.conditions })}\n`);
-    expect(sub.status.installPlanRef?.name).toBe(failed.metadata.name);
-    expect(sub.status.conditions).toEqual(
-      expect.arrayContaining([expect.objectContaining({ type: 'InstallPlanFailed', status: 'True', reason: 'InstallComponentFailed', message: MISSING_SERVICE_MONITOR })]),
-    );
-    failedPlan = failed.metadata.name;
-  }, 2 * STATUS_TIMEOUT_MS + 30_000);
-
-  test('recovery as docs/olm-install.md says: install the CRDs, delete the failed InstallPlan, the Subscription and the CSV, subscribe again -> CSV Succeeded with the monitoring objects', async () => {
-    const olmHere = bare!;
-    expect(failedPlan).toBeDefined();
-    // WHEN the user installs prometheus-operator's CRDs (OLM does not retry the failed plan by itself)
-    await installMonitoringCrds();
-    // AND deletes the failed InstallPlan, the Subscription and the stuck CSV, in this order, and subscribes again.
-    // The new Subscription's plan has the namespace's first generation again, and the catalog operator reuses a
-    // plan of that generation if its cache still holds one ("skipping update: installplan already created"): the
-    // new Subscription then waits on the old plan for good. Seen in 2 of 8 runs when the plan went last (or was
-    // left to the garbage collector); deleting it first leaves the CSV deletion's time for the cache to catch up.
-    await kubectl(['delete', 'installplan', failedPlan!, '-n', namespace, '--ignore-not-found', '--timeout=60s'], { timeoutMs: 70_000 });
-    await kubectl(['delete', 'subscription', PACKAGE, '-n', namespace]);
-    await kubectl(['delete', 'csv', head, '-n', namespace, '--timeout=60s'], { timeoutMs: 70_000 });
-    expect((await kubectl(['get', 'installplan', '-n', namespace, '-o', 'name'])).stdout.trim()).toBe('');
-    await subscribe(namespace, { channel: 'stable', source: 'flight-operator', sourceNamespace: olmHere.namespace });
-    // THEN a new plan installs the head, monitoring objects included
-    const csv = await waitWithOlm(
-      olmHere,
-      `CSV ${head} Succeeded after the recovery`,
-      async () => {
-        const c = await getCustom('clusterserviceversions', namespace, head);
-        if (c?.status?.phase === 'Failed') throw new Error(`CSV ${head} Failed: ${c.status.reason}: ${c.status.message}`);
-        return c?.status?.phase === 'Succeeded' ? c : undefined;
-      },
-      { timeoutMs: STATUS_TIMEOUT_MS, diagnose: () => planDiagnosis(namespace) },
-    );
-    expect(csv.status.reason).toBe('InstallSucceeded');
-    const sub = await getCustom('subscriptions', namespace, PACKAGE);
-    expect(sub?.status?.installPlanRef?.name).not.toBe(failedPlan);
-    const names = (await kubectl(['get', 'servicemonitor,prometheusrule', '-n', namespace, '-o', 'name'])).stdout.trim().split('\n').sort();
-    expect(names).toEqual(['prometheusrule.monitoring.coreos.com/flight-operator-controller', 'servicemonitor.monitoring.coreos.com/flight-operator-controller']);
-  }, STATUS_TIMEOUT_MS + 90_000);
-});

@@ -7,9 +7,9 @@
  *     for client-side apply's last-applied annotation);
  *   - prometheus-operator's ServiceMonitor and PrometheusRule CRDs
  *     (tools/prometheus-crds), which a cluster running prometheus-operator
- *     has: the bundles from 0.3.0 on ship those kinds, and OLM fails the
- *     InstallPlan of a bundle whose kinds the cluster does not serve
- *     (option monitoringCrds);
+ *     has (option monitoringCrds): the 0.3.0 bundle ships those kinds, and
+ *     OLM fails the InstallPlan of a bundle whose kinds the cluster does not
+ *     serve; from 0.4.0 the controller creates them when they are served;
  *   - the namespaces OLM's own manifests create: `olm` (OLM and the global
  *     catalogs) and `operators` with its `global-operators` OperatorGroup,
  *     plus the OLMConfig `cluster`;
@@ -43,9 +43,9 @@
  * A binary that cannot be built or found, or a component that exits before
  * it is ready, is an Error carrying its log tail: the tests fail, never skip.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
@@ -55,8 +55,9 @@ import { parseAllDocuments } from 'yaml';
 import { toolPath, REPO_ROOT } from '../../infra/validate/operator-framework';
 import { issue } from '../../testenv/certs';
 import { k8s, kubeconfigPath, kubectl, loadKubeConfig, statusCode, waitFor } from '../../testenv/kube';
-import { freePort, signalGroup } from '../../testenv/cluster';
+import { freePort } from '../../testenv/cluster';
 import { installMonitoringCrds } from '../monitoring/tools';
+import { hostProcesses, type HostProcess, type Launched } from '../support/host-processes';
 
 /** OLM's own namespace: the catalog operator's --namespace, i.e. the global catalog namespace. */
 export const OLM_NAMESPACE = 'olm';
@@ -71,14 +72,11 @@ export const OPERATORS_NAMESPACE = 'operators';
  */
 export const CATALOG_LABEL = 'flight-operator.test/olm-env';
 
-export interface OlmComponent {
-  readonly name: 'olm' | 'catalog' | 'opm';
-  readonly pid: number;
-  readonly logFile: string;
-  readonly args: string[];
-  /** Exit code or signal once it has exited; undefined while it runs. */
-  exit?: string;
-}
+/** One of OLM's host processes. */
+export type OlmComponent = HostProcess & { readonly name: 'olm' | 'catalog' | 'opm' };
+
+/** One of OLM's processes as hostProcesses launched it. */
+type Running = Launched & { c: OlmComponent };
 
 export interface OlmEnv {
   readonly namespace: string;
@@ -126,34 +124,29 @@ export interface StartOlmOptions {
   /**
    * Install prometheus-operator's ServiceMonitor and PrometheusRule CRDs
    * (test/monitoring/tools.ts installMonitoringCrds) before OLM starts, as a
-   * cluster with prometheus-operator has them: from release 0.3.0
-   * (MONITORING_SINCE) the bundle carries those kinds, and OLM fails the
-   * InstallPlan of a bundle holding a kind the cluster does not serve
-   * ("Unable to find GVK in discovery: monitoring.coreos.com v1 ..."). Default:
-   * installClusterObjects. False to show that failure, or when the caller
-   * installs them itself (test/pulumi, before `pulumi up`).
+   * cluster with prometheus-operator has them: release 0.3.0's bundle
+   * carries those kinds, and OLM fails the InstallPlan of a bundle holding a
+   * kind the cluster does not serve; from 0.4.0 the head's controller
+   * creates them when they are served. Default: installClusterObjects.
+   * False for a cluster without prometheus-operator
+   * (test/olm/no-prometheus-operator.test.ts), or when the caller installs
+   * them itself (test/pulumi, before `pulumi up`).
    */
   monitoringCrds?: boolean;
+  /**
+   * The catalog operator runs as `[...catalogOperatorPrefix, catalog, ...args]`.
+   * For a real node (testenv/real-node inNodeNetwork()): a CatalogSource with
+   * spec.image gets a registry pod, which the catalog operator dials by its
+   * Service's name (`<name>.<namespace>.svc:50051`), so it must run where the
+   * cluster's DNS and Service IPs are. Its health port is then not the host's:
+   * readiness is read from its log only.
+   */
+  catalogOperatorPrefix?: string[];
   log?: (msg: string) => void;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Timers that stop() may leave pending are tracked and cleared, so they never hold jest open. */
-const pending = new Set<NodeJS.Timeout>();
-function timer(ms: number): Promise<'timeout'> {
-  return new Promise((resolve) => {
-    const t = setTimeout(() => {
-      pending.delete(t);
-      resolve('timeout');
-    }, ms);
-    pending.add(t);
-  });
-}
-function clearTimers(): void {
-  for (const t of pending) clearTimeout(t);
-  pending.clear();
-}
 
 /** True when nothing listens on :port (all interfaces), as OLM's servers bind it. */
 function portFree(port: number): Promise<boolean> {
@@ -165,17 +158,8 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-function tailOf(file: string, lines: number): string {
-  try {
-    const all = readFileSync(file, 'utf8').split('\n');
-    return all.slice(-lines - 1).join('\n').trimEnd();
-  } catch (e) {
-    return `(no log: ${(e as Error).message})`;
-  }
-}
-
 /** GET url; resolves with the status code (0 on a connection error). TLS certificates are not checked (self-signed, ours). */
-function probe(url: string): Promise<number> {
+export function probe(url: string): Promise<number> {
   return new Promise((resolve) => {
     const mod = url.startsWith('https:') ? https : http;
     const req = mod.get(url, { timeout: 3000, rejectUnauthorized: false, agent: false }, (res) => {
@@ -185,37 +169,6 @@ function probe(url: string): Promise<number> {
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolve(0));
   });
-}
-
-/**
- * The parent-death guard: reads "pid" lines from its stdin; on EOF (its
- * owner exited, however) it SIGTERMs every registered process group, then
- * SIGKILLs what is left after 5 s. Plain JavaScript for `node -e`.
- */
-const GUARD = `
-const pids = new Set();
-let buf = '';
-process.stdin.setEncoding('utf8');
-process.stdin.on('data', (c) => {
-  buf += c;
-  const lines = buf.split('\\n');
-  buf = lines.pop();
-  for (const l of lines) {
-    if (l.startsWith('-')) pids.delete(Number(l.slice(1)));
-    else if (l) pids.add(Number(l));
-  }
-});
-const sig = (pid, s) => { try { process.kill(-pid, s); } catch { try { process.kill(pid, s); } catch {} } };
-process.stdin.on('end', () => {
-  for (const p of pids) sig(p, 'SIGTERM');
-  setTimeout(() => { for (const p of pids) sig(p, 'SIGKILL'); process.exit(0); }, 5000);
-});
-`;
-
-interface Running {
-  c: OlmComponent;
-  child: ChildProcess;
-  exited: Promise<void>;
 }
 
 /**
@@ -315,91 +268,18 @@ export async function startOlm(opts: StartOlmOptions = {}): Promise<OlmEnv> {
   await kubectl(['delete', 'catalogsource', '-n', OLM_NAMESPACE, '-l', `${CATALOG_LABEL}=true`, '--ignore-not-found', '--wait=false']);
   mark('namespaces');
 
-  // 3. The guard, then the components.
-  const guard = spawn(process.execPath, ['-e', GUARD], { detached: true, stdio: ['pipe', 'ignore', 'ignore'], env: { PATH: process.env.PATH ?? '' } });
-  guard.unref();
-  (guard.stdin as unknown as { unref?: () => void }).unref?.();
-  const running: Running[] = [];
-  let stopping = false;
-  /** Components stopped on purpose while the rest runs on (opm, for a catalog update). */
-  const expectedExits = new Set<number>();
-
-  const launch = (name: OlmComponent['name'], bin: string, args: string[], env: NodeJS.ProcessEnv = {}, logName = `${name}.log`): Running => {
-    const logFile = path.join(dir, logName);
-    const fd = openSync(logFile, 'a');
-    let child: ChildProcess;
-    try {
-      child = spawn(bin, args, { cwd: dir, detached: true, stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
-    } finally {
-      closeSync(fd);
-    }
-    const c: OlmComponent = { name, pid: child.pid ?? -1, logFile, args };
-    const exited = new Promise<void>((resolve) => {
-      child.once('exit', (code, signal) => {
-        c.exit = signal ? `signal ${signal}` : `exit code ${code}`;
-        guard.stdin?.write(`-${c.pid}\n`);
-        if (!stopping && !expectedExits.has(c.pid)) log(`${name} (pid ${c.pid}) stopped on its own: ${c.exit}; log ${logFile}`);
-        resolve();
-      });
-      child.once('error', (e) => {
-        c.exit = `spawn error: ${e.message}`;
-        resolve();
-      });
-    });
-    child.unref();
-    if (child.pid) guard.stdin?.write(`${child.pid}\n`);
-    const r = { c, child, exited };
-    running.push(r);
-    return r;
-  };
-
-  const assertRunning = () => {
-    const dead = running.filter((r) => r.c.exit !== undefined);
-    if (dead.length) {
-      throw new Error(
-        dead.map((r) => `olm-env: ${r.c.name} exited (${r.c.exit}); last lines of ${r.c.logFile}:\n${tailOf(r.c.logFile, 40)}`).join('\n\n'),
-      );
-    }
-  };
-  const logTails = (lines = 25) => running.map((r) => `--- ${r.c.name} (${r.c.logFile}) ---\n${tailOf(r.c.logFile, lines)}`).join('\n');
-
+  // 3. The components: host processes with a parent-death guard.
+  const procs = hostProcesses({ dir, label: 'olm-env', log });
+  const running = procs.running as readonly Running[];
+  const launch = (name: OlmComponent['name'], bin: string, args: string[], env: NodeJS.ProcessEnv = {}, logName?: string) => procs.launch(name, bin, args, env, logName) as Running;
+  const { assertRunning, logTails, logHas } = procs;
+  const waitReady = (r: Running, what: string, ready: () => Promise<boolean>) => procs.waitReady(r, what, ready, readyTimeoutMs);
   const stop = async (o: { keepLogs?: boolean } = {}) => {
-    stopping = true;
-    for (const r of running) if (r.c.exit === undefined) signalGroup(r.c.pid, 'SIGTERM');
-    const all = Promise.all(running.map((r) => r.exited)).then(() => 'exited' as const);
-    if ((await Promise.race([all, timer(10_000)])) !== 'exited') {
-      for (const r of running) if (r.c.exit === undefined) signalGroup(r.c.pid, 'SIGKILL');
-      await Promise.race([all, timer(5_000)]);
-    }
-    clearTimers();
-    // Nothing is left to guard: closing the pipe lets the guard exit.
-    guard.stdin?.destroy();
+    await procs.stopAll();
     releaseLock();
     const keep = o.keepLogs || process.env.FLIGHT_KEEP_OLM === '1';
     if (keep) log(`logs kept in ${dir}`);
     else rmSync(dir, { recursive: true, force: true });
-  };
-
-  /** Polls ready() while the component runs; throws with its log tail when it exits or the time is up. */
-  const waitReady = async (r: Running, what: string, ready: () => Promise<boolean>) => {
-    const deadline = Date.now() + readyTimeoutMs;
-    for (;;) {
-      if (r.c.exit !== undefined) {
-        throw new Error(`olm-env: ${r.c.name} exited (${r.c.exit}) before ${what}; last lines of ${r.c.logFile}:\n${tailOf(r.c.logFile, 40)}`);
-      }
-      if (await ready()) return;
-      if (Date.now() > deadline) {
-        throw new Error(`olm-env: ${r.c.name} not ready after ${readyTimeoutMs / 1000}s (waited for ${what}); last lines of ${r.c.logFile}:\n${tailOf(r.c.logFile, 40)}`);
-      }
-      await sleep(250);
-    }
-  };
-  const logHas = (r: Running, re: RegExp) => async () => {
-    try {
-      return re.test(readFileSync(r.c.logFile, 'utf8'));
-    } catch {
-      return false;
-    }
   };
 
   try {
@@ -423,7 +303,7 @@ export async function startOlm(opts: StartOlmOptions = {}): Promise<OlmEnv> {
     const opm = launch('opm', opmBin, opmArgs);
     const opmServing = (r: Running) =>
       waitReady(r, '"serving registry" and its gRPC port accepting connections', async () => {
-        if (!(await logHas(r, /serving registry/)())) return false;
+        if (!logHas(r, /serving registry/)) return false;
         return new Promise<boolean>((resolve) => {
           const s = net.connect(catalogPort, '127.0.0.1');
           s.once('connect', () => (s.destroy(), resolve(true)));
@@ -431,17 +311,7 @@ export async function startOlm(opts: StartOlmOptions = {}): Promise<OlmEnv> {
         });
       });
     let currentOpm = opm;
-    const stopCatalog = async () => {
-      const old = currentOpm;
-      // Out of the list first: its exit is wanted, not a failure.
-      running.splice(running.indexOf(old), 1);
-      expectedExits.add(old.c.pid);
-      signalGroup(old.c.pid, 'SIGTERM');
-      if ((await Promise.race([old.exited.then(() => 'exited' as const), timer(10_000)])) !== 'exited') {
-        signalGroup(old.c.pid, 'SIGKILL');
-        await old.exited;
-      }
-    };
+    const stopCatalog = () => procs.stopOne(currentOpm);
     const updateCatalog = async (newCatalog: string) => {
       await stopCatalog();
       rmSync(servedCatalog, { recursive: true, force: true });
@@ -472,7 +342,10 @@ export async function startOlm(opts: StartOlmOptions = {}): Promise<OlmEnv> {
       OPERATOR_NAMESPACE: OLM_NAMESPACE,
       OPERATOR_NAME: 'olm-operator',
     });
-    const catalog = launch('catalog', catalogBin, [
+    const prefix = opts.catalogOperatorPrefix ?? [];
+    const catalog = launch('catalog', prefix[0] ?? catalogBin, [
+      ...prefix.slice(1),
+      ...(prefix.length ? [catalogBin] : []),
       '--kubeconfig',
       kubeconfig,
       '--namespace',
@@ -492,12 +365,12 @@ export async function startOlm(opts: StartOlmOptions = {}): Promise<OlmEnv> {
       opmServing(opm).then(() => mark('opm')),
       // The CSV controller's workers are the last to start (controller-runtime log).
       waitReady(olm, 'its ClusterServiceVersion workers to start', async () => {
-        if (!(await logHas(olm, /"Starting workers".*"controllerKind":"ClusterServiceVersion"|Starting workers.*ClusterServiceVersion/)())) return false;
+        if (!logHas(olm, /"Starting workers".*"controllerKind":"ClusterServiceVersion"|Starting workers.*ClusterServiceVersion/)) return false;
         return own8080 ? (await probe('http://127.0.0.1:8080/healthz')) === 200 : true;
       }).then(() => mark('olm')),
       waitReady(catalog, '"starting workers..."', async () => {
-        if (!(await logHas(catalog, /starting workers/)())) return false;
-        return own8443 ? (await probe('https://127.0.0.1:8443/healthz')) === 200 : true;
+        if (!logHas(catalog, /starting workers/)) return false;
+        return own8443 && !prefix.length ? (await probe('https://127.0.0.1:8443/healthz')) === 200 : true;
       }).then(() => mark('catalog')),
     ]);
 
@@ -533,9 +406,9 @@ export async function startOlm(opts: StartOlmOptions = {}): Promise<OlmEnv> {
   }
 }
 
-/** Polls fn like testenv's waitFor, but fails at once (with the logs) when an OLM component dies. */
+/** Polls fn like testenv's waitFor, but fails at once (with the logs) when an OLM component (v0's or v1's) dies. */
 export function waitWithOlm<T>(
-  olm: OlmEnv,
+  olm: Pick<OlmEnv, 'assertRunning' | 'logTails'>,
   description: string,
   fn: () => Promise<T | undefined | null | false>,
   opts: { timeoutMs?: number; intervalMs?: number; diagnose?: () => Promise<string> } = {},

@@ -10,7 +10,7 @@
  * and then what OLM made of our bundle: the CRD, the Deployment (with
  * olm.targetNamespaces), the ServiceAccount and RBAC from the CSV, the
  * Service, PodDisruptionBudget, NetworkPolicy and ConfigMap shipped in
- * manifests/, and (from 0.3.0) the ServiceMonitor, PrometheusRule and
+ * manifests/, and (from 0.4.0) the optional-objects ConfigMap (ServiceMonitor and PrometheusRule as data) and
  * dashboard ConfigMap. The cluster has prometheus-operator's CRDs (startOlm
  * installs them, as a cluster running prometheus-operator has them). kwok makes
  * the controller pods Ready without running them, so nothing here books
@@ -223,9 +223,8 @@ describe('installing flight-operator through an OLM Subscription', () => {
         `RoleBinding/${CSV_NAME}-*`,
         'Service/flight-operator-controller-metrics',
         `ServiceAccount/${SERVICE_ACCOUNT}`,
-        // MONITORING_SINCE (0.3.0)
-        'ServiceMonitor/flight-operator-controller',
-        'PrometheusRule/flight-operator-controller',
+        // OPTIONAL_MONITORING_SINCE (0.4.0): the ServiceMonitor and PrometheusRule as data, and the dashboard
+        'ConfigMap/flight-operator-controller-optional-objects',
         'ConfigMap/flight-operator-dashboard',
       ].sort(),
     );
@@ -331,24 +330,27 @@ describe('installing flight-operator through an OLM Subscription', () => {
     done();
   });
 
-  test('the ServiceMonitor, PrometheusRule and dashboard ConfigMap of the bundle exist in the operator namespace, as the bundle has them, owned by the CSV', async () => {
-    // GIVEN the bundle's monitoring objects (0.3.0 on), WHEN OLM installed it, THEN each is in the namespace with the bundle's spec
-    const shipped = (kind: string) => catalogBundleObjects(olm.catalogDir, PACKAGE).find((o) => o.kind === kind && (kind !== 'ConfigMap' || o.metadata.name === 'flight-operator-dashboard'));
+  test('the dashboard and optional-objects ConfigMaps of the bundle exist in the operator namespace, as the bundle has them, owned by the CSV; OLM itself creates no ServiceMonitor or PrometheusRule', async () => {
+    // GIVEN the bundle's monitoring (0.4.0 on: the ServiceMonitor and PrometheusRule are data the controller applies,
+    // test/olm/no-prometheus-operator.test.ts), WHEN OLM installed it, THEN both ConfigMaps are there as shipped
+    const shipped = (name: string) => catalogBundleObjects(olm.catalogDir, PACKAGE).find((o) => o.kind === 'ConfigMap' && o.metadata.name === name);
     const read = async (resource: string, name: string) => JSON.parse((await kubectl(['get', resource, name, '-n', ns.name, '-o', 'json'])).stdout) as Obj;
-    const sm = await read('servicemonitors.monitoring.coreos.com', 'flight-operator-controller');
-    expect(sm.spec).toEqual(shipped('ServiceMonitor')!.spec);
+    const optional = await read('configmap', 'flight-operator-controller-optional-objects');
+    expect(optional.data).toEqual(shipped('flight-operator-controller-optional-objects')!.data);
+    const sm = JSON.parse(optional.data['servicemonitor-flight-operator-controller.json']) as Obj;
     // it selects the metrics Service OLM created from the same bundle
     const svc = await read('service', 'flight-operator-controller-metrics');
     expect(svc.metadata.labels).toMatchObject(sm.spec.selector.matchLabels);
     expect(sm.spec.endpoints.map((e: Obj) => e.port)).toEqual(['metrics']);
-    const rule = await read('prometheusrules.monitoring.coreos.com', 'flight-operator-controller');
-    expect(rule.spec).toEqual(shipped('PrometheusRule')!.spec);
+    const rule = JSON.parse(optional.data['prometheusrule-flight-operator-controller.json']) as Obj;
     expect(rule.spec.groups.flatMap((g: Obj) => g.rules.map((r: Obj) => r.alert))).toHaveLength(7);
     const dashboard = await read('configmap', 'flight-operator-dashboard');
-    expect(dashboard.data).toEqual(shipped('ConfigMap')!.data);
-    for (const o of [sm, rule, dashboard]) {
+    expect(dashboard.data).toEqual(shipped('flight-operator-dashboard')!.data);
+    for (const o of [optional, dashboard]) {
       expect({ name: o.metadata.name, owners: o.metadata.ownerReferences?.map((r: Obj) => `${r.kind}/${r.name}`) }).toEqual({ name: o.metadata.name, owners: [`ClusterServiceVersion/${CSV_NAME}`] });
     }
+    // No controller runs in this file: nothing made them, and OLM did not.
+    expect((await kubectl(['get', 'servicemonitor,prometheusrule', '-n', ns.name, '-o', 'name'])).stdout.trim()).toBe('');
     done();
   });
 

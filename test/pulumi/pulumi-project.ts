@@ -13,10 +13,10 @@ import { pulumiEnv, runPulumi, type PulumiResult } from '../../testenv/pulumi';
 export interface PulumiProject {
   dir: string;
   env: NodeJS.ProcessEnv;
-  /** `pulumi <args>` in the project; a non-zero exit is returned, not thrown. */
-  run(args: string[], timeoutMs?: number): Promise<PulumiResult>;
+  /** `pulumi <args>` in the project; a non-zero exit is returned, not thrown. `signal` interrupts it. */
+  run(args: string[], timeoutMs?: number, signal?: AbortSignal): Promise<PulumiResult>;
   /** Like run, but throws with the output when the command fails. */
-  ok(args: string[], timeoutMs?: number): Promise<PulumiResult>;
+  ok(args: string[], timeoutMs?: number, signal?: AbortSignal): Promise<PulumiResult>;
 }
 
 export function makeProject(opts: {
@@ -38,13 +38,13 @@ export function makeProject(opts: {
   symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(opts.dir, 'node_modules'));
   for (const f of opts.stackFiles ?? []) cpSync(path.join(opts.source, f), path.join(opts.dir, f));
   const env = pulumiEnv({ stateDir: opts.stateDir, passphraseFile: opts.passphraseFile });
-  const run = (args: string[], timeoutMs = 600_000) => runPulumi(args, { env, cwd: opts.dir, timeoutMs });
+  const run = (args: string[], timeoutMs = 600_000, signal?: AbortSignal) => runPulumi(args, { env, cwd: opts.dir, timeoutMs, signal });
   return {
     dir: opts.dir,
     env,
     run,
-    async ok(args, timeoutMs) {
-      const r = await run(args, timeoutMs);
+    async ok(args, timeoutMs, signal) {
+      const r = await run(args, timeoutMs, signal);
       if (r.code !== 0) throw new Error(`pulumi ${args.join(' ')} exited ${r.code} after ${r.seconds}s\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`);
       return r;
     },

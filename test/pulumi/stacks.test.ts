@@ -14,8 +14,8 @@
  *  - bad config, each failing `preview` with the setting named.
  * Timings go to .bench/results/pulumi.json (npm test leaves bench/results/ alone).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,7 +24,7 @@ import { REPO_ROOT } from '../../testenv/binaries';
 import { freePort, startCluster, type Cluster } from '../../testenv/cluster';
 import { toolPath } from '../../infra/validate/operator-framework';
 import { kubectl, loadKubeConfig, waitFor } from '../../testenv/kube';
-import { pulumiToolchain } from '../../testenv/pulumi';
+import { pulumiToolchain, type PulumiResult } from '../../testenv/pulumi';
 import { startOlm, type OlmEnv } from '../olm/olm-env';
 import { installMonitoringCrds } from '../monitoring/tools';
 import type { Child } from '../support/child-process';
@@ -78,6 +78,67 @@ async function initStack(p: PulumiProject, stack: string, config: Record<string,
   await p.ok(['config', 'set', '-s', stack, '--secret', 'flight-operator:bookingToken', TOKEN]);
 }
 
+/** opm serving the committed catalog on a free port: what an olm stack's catalogAddress names. */
+async function serveCatalog(): Promise<{ address: string; child: ChildProcess }> {
+  const port = await freePort();
+  const cacheDir = mkdtempSync(path.join(work, 'opm-cache-'));
+  // Its own pprof port too: the default (localhost:6060) is taken whenever another opm serve runs.
+  const opmLog = openSync(path.join(work, `opm-${port}.log`), 'a');
+  const child = spawn(
+    await toolPath('opm', 'opm'),
+    ['serve', path.join(REPO_ROOT, 'olm-bundle', 'catalog'), '-p', String(port), `--pprof-addr=127.0.0.1:${await freePort()}`, `--cache-dir=${cacheDir}`, '--cache-enforce-integrity=false'],
+    { stdio: ['ignore', opmLog, opmLog] },
+  );
+  const address = `127.0.0.1:${port}`;
+  await waitFor(`opm serve on ${address}`, () => new Promise<boolean>((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('error', () => resolve(false));
+  }), { timeoutMs: 60_000 });
+  return { address, child };
+}
+
+/** The olm stack's settings for this file's cluster, booking service and catalog. */
+function olmStackConfig(catalogAddress: string): Record<string, string> {
+  return {
+    'flight-operator:kubeconfig': cluster.kubeconfigPath,
+    'flight-operator:bookingApiUrl': bookings.service.url,
+    'flight-operator:catalogAddress': catalogAddress,
+    'flight-operator:olmChart': pulumiToolchain().olmChart,
+    'flight-operator:installOlm': 'always',
+    // packageserver is an aggregated API server; on the kwok node nothing serves it.
+    'flight-operator:olmPackageServer': 'false',
+  };
+}
+
+/**
+ * `pulumi up` of an olm stack from nothing, with OLM's operators started beside the cluster as soon as the
+ * stack has created OLM's CRDs (the provider waits on the Subscription, which only OLM moves).
+ * One operation at a time (`--parallel 1`): no object may hold the engine's only slot waiting for one
+ * queued behind it (the chart's Deployments, awaited, stalled `up` behind their ServiceAccount and the CRDs).
+ */
+async function upWithOlmBeside(p: PulumiProject): Promise<{ up: PulumiResult; olm: OlmEnv }> {
+  const interrupt = new AbortController();
+  const upArgs = ['up', '-s', 'olm', '--yes', '--skip-preview', '--non-interactive', '--parallel', '1'];
+  const up = p.run(upArgs, 900_000, interrupt.signal);
+  const failed = (r: PulumiResult) => `pulumi ${upArgs.join(' ')} exited ${r.code} after ${r.seconds}s\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
+  // `up` cannot finish before OLM runs: if it ends first, it failed; say why at once.
+  const olmStarting = startOlm({ installClusterObjects: false, readyTimeoutMs: 600_000 });
+  const olm = await Promise.race([olmStarting, up.then((r) => Promise.reject(new Error(`pulumi up ended before OLM started:\n${failed(r)}`)))]).catch(async (e) => {
+    void olmStarting.then((o) => o.stop(), () => undefined); // no OLM left running when this fails
+    // If OLM never started, `up` is still running: interrupt it, and show what it was doing.
+    interrupt.abort();
+    const r = await up;
+    throw new Error(`${(e as Error).message}\n(up interrupted)\n${failed(r)}`);
+  });
+  const r = await up;
+  if (r.code !== 0) {
+    await olm.stop(); // the caller never gets it to stop
+    throw new Error(failed(r));
+  }
+  return { up: r, olm };
+}
+
 beforeAll(async () => {
   pulumiToolchain(); // built by `npm test` before jest starts (minutes when cold)
   cluster = await startCluster({ log: (m) => process.stderr.write(`pulumi test cluster: ${m}\n`) });
@@ -93,6 +154,8 @@ afterAll(async () => {
   await bookings?.service.stop();
   await cluster?.stop();
   process.env.FLIGHT_KUBECONFIG = previousKubeconfig;
+  // Projects, backends and logs of this run (pulumi's output is in a failing test's message)
+  if (work) rmSync(work, { recursive: true, force: true });
   if (Object.keys(timings).length) {
     writeFileSync(
       testResultsFile('pulumi.json'),
@@ -138,6 +201,25 @@ describe('the manifests stack', () => {
   }, 900_000);
 
   test('a second up changes nothing and refresh finds no drift', () => expectNoChanges(p, 'manifests'), 600_000);
+
+  test('a stack made before the type tokens were the package\'s own (flights:index:*) renames, replaces nothing', async () => {
+    // GIVEN the stack's state as 0.2.0 wrote it: the component typed flights:index:FlightTicketOperator (and its children's URNs with it)
+    const file = path.join(p.dir, 'state.json');
+    await p.ok(['stack', 'export', '-s', 'manifests', '--file', file]);
+    const state = readFileSync(file, 'utf8');
+    expect(state).toContain('flight-operator:index:FlightTicketOperator');
+    writeFileSync(file, state.replaceAll('flight-operator:index:FlightTicketOperator', 'flights:index:FlightTicketOperator'));
+    await p.ok(['stack', 'import', '-s', 'manifests', '--file', file]);
+    // WHEN the program with the new token previews
+    const preview = JSON.parse((await p.ok(['preview', '-s', 'manifests', '--non-interactive', '--json'])).stdout) as { steps?: Array<{ op: string; urn: string }> };
+    // THEN every resource is kept (the aliases match the old URNs): nothing is created, deleted or replaced
+    const ops = (preview.steps ?? []).map((st) => st.op);
+    expect(ops.filter((op) => /create|delete|replace/.test(op))).toEqual([]);
+    // and an up records the new names, after which nothing changes
+    await p.ok(['up', '-s', 'manifests', '--yes', '--skip-preview', '--non-interactive']);
+    await p.ok(['up', '-s', 'manifests', '--yes', '--skip-preview', '--non-interactive', '--expect-no-changes']);
+    expect(JSON.stringify(JSON.parse((await p.ok(['stack', 'export', '-s', 'manifests'])).stdout))).not.toContain('flights:index:');
+  }, 600_000);
 
   test('destroy leaves none of our objects', async () => {
     const destroy = await p.ok(['destroy', '-s', 'manifests', '--yes', '--skip-preview', '--non-interactive']);
@@ -216,66 +298,36 @@ describe('the olm stack', () => {
   let p: PulumiProject;
   let olm: OlmEnv | undefined;
   let opm: ChildProcess | undefined;
-  let catalogAddress: string;
 
   afterAll(async () => {
     await olm?.stop();
     opm?.kill('SIGKILL');
   });
 
-  test('preview then up from nothing installs OLM from its chart, subscribes, and waits for the CSV to succeed', async () => {
+  test('preview then up from nothing installs OLM from its chart, subscribes, and waits (the provider) until OLM installed the release', async () => {
     // GIVEN our catalog served by opm (the stack's catalogAddress) and no OLM in the cluster
-    const tc = pulumiToolchain();
-    const port = await freePort();
-    catalogAddress = `127.0.0.1:${port}`;
-    const cacheDir = mkdtempSync(path.join(work, 'opm-cache-'));
-    // Its own pprof port too: the default (localhost:6060) is taken whenever another opm serve runs.
-    const opmLog = openSync(path.join(work, 'opm.log'), 'a');
-    opm = spawn(
-      await toolPath('opm', 'opm'),
-      ['serve', path.join(REPO_ROOT, 'olm-bundle', 'catalog'), '-p', String(port), `--pprof-addr=127.0.0.1:${await freePort()}`, `--cache-dir=${cacheDir}`, '--cache-enforce-integrity=false'],
-      { stdio: ['ignore', opmLog, opmLog] },
-    );
-    await waitFor(`opm serve on ${catalogAddress}`, () => new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => (s.destroy(), resolve(true)));
-      s.once('error', () => resolve(false));
-    }), { timeoutMs: 60_000 });
+    const catalog = await serveCatalog();
+    opm = catalog.child;
     expect(await exists(['crd', 'subscriptions.operators.coreos.com'])).toBe(false);
-    // AND prometheus-operator's CRDs, as a cluster running prometheus-operator has them: the channel head's
-    // bundle (0.3.0 on) ships a ServiceMonitor and a PrometheusRule, and OLM fails the InstallPlan without them.
+    // AND prometheus-operator's CRDs, as a cluster running prometheus-operator has them (0.3.0's bundle
+    // ships a ServiceMonitor and a PrometheusRule, and OLM fails its InstallPlan without them).
     await installMonitoringCrds();
     p = project('olm', REPO_ROOT, ['Pulumi.olm.yaml']);
-    await initStack(p, 'olm', {
-      'flight-operator:kubeconfig': cluster.kubeconfigPath,
-      'flight-operator:bookingApiUrl': bookings.service.url,
-      'flight-operator:catalogAddress': catalogAddress,
-      'flight-operator:olmChart': tc.olmChart,
-      // packageserver is an aggregated API server; on the kwok node nothing serves it.
-      'flight-operator:olmPackageServer': 'false',
-    });
+    await initStack(p, 'olm', olmStackConfig(catalog.address));
     await p.ok(['config', 'rm', '-s', 'olm', 'flight-operator:catalogImage']);
     const preview = await p.ok(['preview', '-s', 'olm', '--non-interactive']);
     timings.olmPreview = preview.seconds;
-    // WHEN up, with OLM's operators started beside the cluster as soon as the stack has created OLM's CRDs
-    // Two operations at once, not the engine's default of 4 per CPU: with few slots, chart objects that
-    // retry or await (a CR before its CRD, a Deployment before its ServiceAccount) used to hold them all
-    // while what they waited for queued behind them, and `up` failed. The Olm component orders its stages.
-    const up = p.ok(['up', '-s', 'olm', '--yes', '--skip-preview', '--non-interactive', '--parallel', '2'], 900_000);
-    // `up` cannot finish before OLM runs (it waits for the CSV): if it ends first, it failed; say why at once.
-    const olmStarting = startOlm({ installClusterObjects: false, readyTimeoutMs: 600_000 });
-    olm = await Promise.race([olmStarting, up.then((r) => Promise.reject(new Error(`pulumi up ended before OLM started:\n${r.stdout}\n${r.stderr}`)))]).catch((e) => {
-      void olmStarting.then((o) => o.stop(), () => undefined); // no OLM left running when this fails
-      throw e;
-    });
-    const done = await up;
+    // WHEN up, with OLM's operators started beside the cluster
+    const started = await upWithOlmBeside(p);
+    olm = started.olm;
+    const done = started.up;
     timings.olmUp = done.seconds;
     // THEN OLM installed the CSV and its Deployment; the stack exported it
     const outputs = JSON.parse((await p.ok(['stack', 'output', '-s', 'olm', '--json'])).stdout);
-    expect(outputs).toMatchObject({ method: 'olm', olmInstalledByThisStack: true, csvPhase: 'Succeeded' });
+    expect(outputs).toMatchObject({ method: 'olm', olmInstalledByThisStack: true });
     expect(outputs.csvName).toMatch(/^flight-operator\.v\d+\.\d+\.\d+$/);
-    const csv = JSON.parse((await kubectl(['get', '-n', 'flight-operator-system', 'csv', outputs.csvName, '-o', 'json'])).stdout);
-    expect(csv.status.phase).toBe('Succeeded');
+    // The Subscription is AtLatestKnown once OLM created the release's objects; the CSV then goes on to Succeeded.
+    await kubectl(['wait', '-n', 'flight-operator-system', `csv/${outputs.csvName}`, '--for=jsonpath={.status.phase}=Succeeded', '--timeout=180s']);
     expect(await exists(['-n', 'flight-operator-system', 'deployment', 'flight-operator-controller'])).toBe(true);
     expect(await exists(['crd', 'flighttickets.flights.com'])).toBe(true);
     const sub = JSON.parse((await kubectl(['get', '-n', 'flight-operator-system', 'subscription', 'flight-operator', '-o', 'json'])).stdout);
@@ -295,6 +347,64 @@ describe('the olm stack', () => {
     const leftovers = (await kubectl(['get', 'clusterrole,clusterrolebinding', '-o', 'name'])).stdout.split('\n').filter((n) => /flight-operator/.test(n));
     expect(leftovers).toEqual([]);
   }, 900_000);
+});
+
+describe('an olm stack made before the move to helm.v4 (three helm.v3 Charts)', () => {
+  /** The last commit whose infra/pulumi/olm.ts used helm.v3.Chart (as 0.3.0's did). */
+  const V3_COMMIT = '9dd071b';
+  let olm: OlmEnv | undefined;
+  let opm: ChildProcess | undefined;
+
+  afterAll(async () => {
+    await olm?.stop();
+    opm?.kill('SIGKILL');
+  });
+
+  test('the current program (helm.v4) takes it over: no Kubernetes object deleted or replaced, OLM\'s CRDs kept (same uid), a second up changes nothing, destroy removes OLM', async () => {
+    // GIVEN the olm stack as that commit's program made it (its own files, from git; this repo's node_modules)
+    const oldSource = path.join(work, 'program-v3');
+    mkdirSync(oldSource);
+    execFileSync('bash', ['-c', `git -C "${REPO_ROOT}" archive ${V3_COMMIT} | tar -x -C "${oldSource}"`]);
+    expect(readFileSync(path.join(oldSource, 'infra/pulumi/olm.ts'), 'utf8')).toContain('new k8s.helm.v3.Chart(');
+    symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(oldSource, 'node_modules'));
+    const catalog = await serveCatalog();
+    opm = catalog.child;
+    await installMonitoringCrds();
+    const stateDir = path.join(work, 'state-v3');
+    const old = project('olm-v3', oldSource, ['Pulumi.olm.yaml'], stateDir);
+    await initStack(old, 'olm', olmStackConfig(catalog.address));
+    await old.ok(['config', 'rm', '-s', 'olm', 'flight-operator:catalogImage']);
+    const before = await upWithOlmBeside(old);
+    olm = before.olm;
+    const v3State = (await old.ok(['stack', 'export', '-s', 'olm'])).stdout;
+    expect(v3State).toContain('kubernetes:helm.sh/v3:Chart');
+    const crdUid = async () => JSON.parse((await kubectl(['get', 'crd', 'subscriptions.operators.coreos.com', '-o', 'json'])).stdout).metadata.uid as string;
+    const uidBefore = await crdUid();
+    // WHEN the current program previews and ups the same stack (same backend, same stack config)
+    const cur = project('olm-v4', REPO_ROOT, [], stateDir);
+    cpSync(path.join(old.dir, 'Pulumi.olm.yaml'), path.join(cur.dir, 'Pulumi.olm.yaml'));
+    const preview = JSON.parse((await cur.ok(['preview', '-s', 'olm', '--non-interactive', '--json'])).stdout) as { steps?: Array<{ op: string; urn: string }>; changeSummary?: Record<string, number> };
+    // THEN no Kubernetes object is created, deleted or replaced (only the Chart components change type):
+    // OLM's objects are "same" (their aliases found them), and no step of a Kubernetes type creates or deletes
+    expect(preview.changeSummary?.same ?? 0).toBeGreaterThan(20);
+    // (a URN is urn:pulumi:<stack>::<project>::<parent types $ ... $ type>::<name>)
+    const typeOf = (urn: string) => urn.split('::')[2]?.split('$').pop() ?? '';
+    const kubeObjects = (preview.steps ?? []).filter((st) => typeOf(st.urn).startsWith('kubernetes:') && !typeOf(st.urn).startsWith('kubernetes:helm.sh/'));
+    expect(kubeObjects.filter((st) => /create|delete|replace/.test(st.op)).map((st) => `${st.op} ${st.urn}`)).toEqual([]);
+    const up = await cur.ok(['up', '-s', 'olm', '--yes', '--skip-preview', '--non-interactive', '--parallel', '2'], 900_000);
+    timings.olmV3ToV4Up = up.seconds;
+    expect(await crdUid()).toBe(uidBefore);
+    const v4State = (await cur.ok(['stack', 'export', '-s', 'olm'])).stdout;
+    expect(v4State).not.toContain('kubernetes:helm.sh/v3:Chart');
+    expect(v4State).toContain('kubernetes:helm.sh/v4:Chart');
+    // AND the operator is still installed, and a second up and a refresh find nothing to do
+    expect(await exists(['-n', 'flight-operator-system', 'deployment', 'flight-operator-controller'])).toBe(true);
+    await expectNoChanges(cur, 'olm');
+    // AND destroy removes OLM as before
+    await cur.ok(['destroy', '-s', 'olm', '--yes', '--skip-preview', '--non-interactive'], 900_000);
+    expect(await exists(['crd', 'subscriptions.operators.coreos.com'])).toBe(false);
+    expect(await exists(['namespace', 'olm'])).toBe(false);
+  }, 1_800_000);
 });
 
 describe('bad config fails preview, naming the setting', () => {

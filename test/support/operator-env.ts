@@ -5,7 +5,7 @@
  * test file's namespace.
  */
 import { Testing } from 'cdk8s';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -47,7 +47,15 @@ export async function startBookings(opts: Partial<BookingServiceOptions> = {}): 
     if (typeof userLog === 'function') userLog(e);
     else if (userLog) process.stdout.write(`${JSON.stringify(e)}\n`);
   };
-  const service = await startBookingService({ dataDir, tokenFile, ...opts, log });
+  const started = await startBookingService({ dataDir, tokenFile, ...opts, log });
+  // Stopping it also removes its token and data (one folder per test file was left in /tmp).
+  const service: BookingServiceHandle = {
+    ...started,
+    stop: async (o) => {
+      await started.stop(o);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
   const client = new BookingClient({ baseUrl: service.url, tokenFile });
   return { service, tokenFile, dataDir, client, activeFor: (uid) => client.listBookings({ owner: uid, state: 'active' }), keysSent };
 }

@@ -9,7 +9,9 @@
  *     (metadata.name, metadata.namespace, metadata.annotations[...]) and
  *     configMapKeyRefs, as the kubelet resolves them;
  *   - the booking-credentials Secret volume written to a host folder and
- *     BOOKING_API_TOKEN_FILE pointed into it;
+ *     BOOKING_API_TOKEN_FILE pointed into it; ConfigMap volumes the same way
+ *     (as the pod starts: later changes are not synced), and every env value
+ *     under their mount path pointed into their folder;
  *   - the pod's ServiceAccount: a kubeconfig with a token from the
  *     TokenRequest API, so the process has exactly the RBAC OLM created;
  *   - the container's args, except the metrics and probe addresses, which
@@ -35,7 +37,7 @@ import { spawnTs, type Child } from './child-process';
 
 export interface PodProcess {
   readonly pod: string;
-  /** The pod's app.kubernetes.io/version label: which release it runs. */
+  /** The pod's app.kubernetes.io/version label (or its image's version, see versionOfImage): which release it runs. */
   readonly version: string;
   readonly child: Child;
   readonly metricsPort: number;
@@ -72,6 +74,8 @@ export interface PodRunnerOptions {
   bundle: string;
   /** Another bundle for pods of some versions (label app.kubernetes.io/version), e.g. an older release's controller. */
   bundleFor?: Record<string, string>;
+  /** The version of a pod without that label, by its controller image (0.1.0's pods had no version label). */
+  versionOfImage?: Record<string, string>;
   /** Sampling period of the leader gauges. Default 100 ms. */
   sampleMs?: number;
   log?: (msg: string) => void;
@@ -154,12 +158,25 @@ export async function startPodRunner(o: PodRunnerOptions): Promise<PodRunner> {
       { mode: 0o600 },
     );
     const env = await resolveEnv(pod, c, tokenDir);
+    for (const m of c.volumeMounts ?? []) {
+      const cmName = pod.spec!.volumes?.find((v) => v.name === m.name)?.configMap?.name;
+      if (!cmName) continue;
+      const hostDir = join(podDir, 'volumes', m.name);
+      mkdirSync(hostDir, { recursive: true });
+      try {
+        const cm = await core.readNamespacedConfigMap({ name: cmName, namespace });
+        for (const [k, v] of Object.entries(cm.data ?? {})) writeFileSync(join(hostDir, k), v);
+      } catch {
+        /* an optional volume whose ConfigMap is missing: an empty folder, as the kubelet mounts it */
+      }
+      for (const [k, v] of Object.entries(env)) if (v === m.mountPath || v.startsWith(`${m.mountPath}/`)) env[k] = hostDir + v.slice(m.mountPath.length);
+    }
     const [metricsPort, healthPort] = [await freePort(), await freePort()];
     const args = (c.args ?? [])
       .filter((a) => !a.startsWith('--metrics-bind-address') && !a.startsWith('--health-probe-bind-address'))
       .concat([`--metrics-bind-address=127.0.0.1:${metricsPort}`, `--health-probe-bind-address=127.0.0.1:${healthPort}`]);
     if (stopping || byPod.has(name)) return;
-    const version = pod.metadata?.labels?.['app.kubernetes.io/version'] ?? 'unknown';
+    const version = pod.metadata?.labels?.['app.kubernetes.io/version'] ?? o.versionOfImage?.[c.image ?? ''] ?? 'unknown';
     const child = spawnTs(o.bundleFor?.[version] ?? o.bundle, args, { ...env, KUBECONFIG: kubeconfig, LOG_LEVEL: 'debug' });
     const p: PodProcess = { pod: name, version, child, metricsPort, startedAt: Date.now() - t0 };
     void child.exited.then((code) => {

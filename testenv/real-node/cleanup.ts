@@ -14,14 +14,16 @@
  *   removeNetwork(dir) every process still in the namespace, the veth and
  *                      the namespace.
  *
- * Only node:* imports and erasable TypeScript: testenv/watchdog.ts runs it
- * directly with Node's type stripping:
+ * Only node:* imports, ../proc.ts (node:* only; named with its extension,
+ * as native ES modules need) and erasable TypeScript: testenv/watchdog.ts
+ * runs it directly with Node's type stripping
+ * (test/real-node/cleanup-script.test.ts loads it that way):
  *     node testenv/real-node/cleanup.ts <stop|network|all> <cluster dir>
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { procAlive, procOurs } from '../proc';
+import { procAlive, procOurs } from '../proc.ts';
 
 /** The network namespace of the node: one per machine (see docs/real-node.md). */
 export const NETNS = 'flight-node';

@@ -211,7 +211,7 @@ conntrack:
 `;
 }
 
-export function registryConfig(l: Layout): string {
+export function registryConfig(rootDir: string, addr: string): string {
   return `version: 0.1
 log:
   level: warn
@@ -219,11 +219,12 @@ log:
     disabled: true
 storage:
   filesystem:
-    rootdirectory: ${paths(l.state).registryRoot}
+    rootdirectory: ${rootDir}
   delete:
     enabled: true
 http:
-  addr: ${l.nodeIp}:${REGISTRY_PORT}
+  addr: ${addr}
+  secret: flight-test-registry
 `;
 }
 

@@ -29,9 +29,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import os from 'node:os';
 import { REPO_ROOT, resolveBinaries } from '../binaries';
 import { issue, loadIssued } from '../certs';
-import { apiClient, Cluster, clusterRoot, procStartTime, readState, reapStaleClusters, startCluster } from '../cluster';
+import { apiClient, Cluster, clusterRoot, procStartTime, readState, reapStaleClusters, SERVICE_CIDR, startCluster } from '../cluster';
 import { kubeconfigYaml, writePair } from '../pki';
 import {
   HOST_IP,
@@ -107,6 +108,22 @@ export function nodeBinDir(log: (m: string) => void): string {
   const missing = [...NODE_BINARIES.map((b) => path.join(dir!, b)), ...HOST_NEEDS].filter((f) => !existsSync(f));
   if (missing.length) throw new Error(`real node: missing ${missing.join(', ')} (tools/ensure.sh node builds the binaries, tools/node/apt.sh installs the rest)`);
   return dir;
+}
+
+/**
+ * Why a real node cannot start here without installing or building anything
+ * (not root, the node family not built yet, a Debian part missing), or
+ * undefined when it can. For callers that fall back instead of building (npm run demo).
+ */
+export function realNodeUnavailable(): string | undefined {
+  if (process.getuid?.() !== 0) return 'not root (a node needs a network namespace, mounts and cgroups)';
+  const cache = process.env.FLIGHT_TOOLS_CACHE ?? path.join(os.homedir(), '.cache', 'flight-operator', 'tools');
+  // The cache key tools/ensure.sh computes for the family.
+  const hash = spawnSync('bash', ['-c', "find . -type f ! -path './bin/*' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16"], { cwd: path.join(REPO_ROOT, 'tools', 'node'), encoding: 'utf8' }).stdout.trim();
+  const dir = process.env.FLIGHT_NODE_BIN ?? path.join(cache, `node-${hash}`, 'bin');
+  if (!process.env.FLIGHT_NODE_BIN && !existsSync(path.join(dir, '..', '.complete'))) return 'the node tool family is not built (tools/ensure.sh node, minutes)';
+  const missing = [...NODE_BINARIES.map((b) => path.join(dir, b)), ...HOST_NEEDS].filter((f) => !existsSync(f));
+  return missing.length ? `missing ${missing.join(', ')} (tools/node/apt.sh installs the Debian parts)` : undefined;
 }
 
 function run(cmd: string, args: string[]): string {
@@ -232,6 +249,11 @@ export async function startRealNode(opts: RealNodeOptions = {}): Promise<RealNod
     run('ip', ['-n', NETNS, 'addr', 'add', `${NODE_IP}/${VETH_PREFIX}`, 'dev', NODE_VETH]);
     run('ip', ['-n', NETNS, 'link', 'set', NODE_VETH, 'up']);
     run('ip', ['-n', NETNS, 'link', 'set', 'lo', 'up']);
+    // A route for ClusterIPs, so the node's own processes (a hostNetwork pod,
+    // OLM's catalog operator dialing a registry pod's Service) get past
+    // routing to kube-proxy's DNAT, as on a node with a default route. Over
+    // lo: whatever kube-proxy does not rewrite stays in the namespace.
+    run('ip', ['-n', NETNS, 'route', 'add', SERVICE_CIDR, 'dev', 'lo', 'src', NODE_IP]);
     mark('network');
 
     const layout: Layout = { state, bin, nodeIp: NODE_IP, nodeName: NODE_NAME, sandboxImage: SANDBOX_IMAGE, server: '' };
@@ -241,7 +263,7 @@ export async function startRealNode(opts: RealNodeOptions = {}): Promise<RealNod
       writeFileSync(path.join(p.certsD, reg, 'hosts.toml'), hostsToml(REGISTRY));
     }
     writeFileSync(path.join(p.cniConfDir, '10-flight.conflist'), cniConflist(layout));
-    writeFileSync(path.join(p.etc, 'registry.yml'), registryConfig(layout));
+    writeFileSync(path.join(p.etc, 'registry.yml'), registryConfig(p.registryRoot, REGISTRY));
     writeFileSync(path.join(p.etc, 'resolv.conf'), `nameserver ${CLUSTER_DNS}\n`);
     // The shim and the CNI plugins' iptables are found on PATH.
     const nodeEnv = { ...process.env, PATH: `${bin}:/usr/sbin:/usr/bin:/sbin:/bin` };
@@ -408,4 +430,18 @@ async function applyDns(cluster: Cluster): Promise<void> {
     const r = await api.request('POST', url, body);
     if (r.status !== 201 && r.status !== 409) throw new Error(`real node: POST ${url}: ${r.status} ${r.body.slice(0, 300)}`);
   }
+}
+
+/**
+ * A command prefix that runs a host program inside the node's network
+ * namespace with the cluster's DNS (CoreDNS on the node, a pod's search path),
+ * as a hostNetwork pod would run: it reaches Services by name and ClusterIP.
+ * OLM's catalog operator needs that to dial a registry pod
+ * (`<catalog>.<namespace>.svc:50051`). The resolv.conf is bind-mounted in a
+ * mount namespace of the program's own; the host's stays as it is.
+ */
+export function inNodeNetwork(stateDir: string): string[] {
+  const resolv = path.join(stateDir, 'etc', 'node-network-resolv.conf');
+  writeFileSync(resolv, `nameserver ${NODE_IP}\nsearch svc.cluster.local cluster.local\noptions ndots:5\n`);
+  return ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', `mount --bind "$0" /etc/resolv.conf && exec nsenter --net=/run/netns/${NETNS} -- "$@"`, resolv];
 }

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Builds the real node's binaries into "$1": kubelet and kube-proxy (the
 # control plane's k8s.io/kubernetes version), containerd 2.x with its runc
-# shim and ctr, runc (cgo + libseccomp), crictl, CoreDNS, grpc_health_probe
-# (OLM v0.46 exec-probes catalog pods with it; the catalog image ships it) and
-# the pause program of the sandbox image (static C from the k8s module).
+# shim and ctr, runc (cgo + libseccomp), crictl, CoreDNS (the plugins the
+# node's Corefile uses: coredns/main.go) and the pause
+# program of the sandbox image (static C from the k8s module).
 # Called by tools/ensure.sh (GOWORK=off GOFLAGS=-mod=mod CGO_ENABLED=0
 # GOTOOLCHAIN=local). Debian packages first (tools/node/apt.sh), since runc
 # links libseccomp. Each part's seconds go to "$1/part-seconds".
@@ -21,7 +21,6 @@ main() {
   # usually filled the shared Go build cache with most of its packages.
   part pause build_pause
   part runc build_runc
-  part grpc-health-probe build_probe
   part crictl build_crictl
   part containerd build_containerd
   part coredns build_coredns
@@ -38,7 +37,6 @@ main() {
     echo "runc=$(cd runc && go list -m -f '{{.Version}}' github.com/opencontainers/runc)"
     echo "crictl=$(cd crictl && go list -m -f '{{.Version}}' sigs.k8s.io/cri-tools)"
     echo "coredns=$(cd coredns && go list -m -f '{{.Version}}' github.com/coredns/coredns)"
-    echo "grpc_health_probe=$(cd grpc-health-probe && go list -m -f '{{.Version}}' github.com/grpc-ecosystem/grpc-health-probe)"
   } >"$out/VERSIONS"
   cat "$out/part-seconds"
   ls -l "$out"
@@ -70,10 +68,6 @@ build_runc() {
   CGO_ENABLED=1 go build -trimpath -tags seccomp -ldflags "-s -w -X main.version=${v#v}" -o "$out/runc" github.com/opencontainers/runc
 }
 
-build_probe() {
-  go build -trimpath -ldflags "-s -w" -o "$out/grpc_health_probe" github.com/grpc-ecosystem/grpc-health-probe
-}
-
 build_crictl() {
   go build -trimpath -ldflags "-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=$(modver sigs.k8s.io/cri-tools)" \
     -o "$out/crictl" sigs.k8s.io/cri-tools/cmd/crictl
@@ -88,7 +82,8 @@ build_containerd() {
 }
 
 build_coredns() {
-  go build -trimpath -ldflags "-s -w" -o "$out/coredns" github.com/coredns/coredns
+  # coredns/main.go: CoreDNS with the plugins the node's Corefile uses, not all of them.
+  go build -trimpath -ldflags "-s -w" -o "$out/coredns" .
 }
 
 build_kube() {

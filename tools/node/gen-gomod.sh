@@ -16,7 +16,6 @@ CONTAINERD_VERSION=v2.4.2       # Kubernetes 1.36's kubelet needs containerd 2.x
 RUNC_VERSION=v1.5.3
 CRICTL_VERSION=v1.37.0          # cri-tools
 COREDNS_VERSION=v1.15.0
-GRPC_HEALTH_PROBE_VERSION=v0.4.63 # OLM v0.46 exec-probes catalog pods with it
 
 main() {
   cd "$(dirname "$0")"
@@ -32,8 +31,8 @@ main() {
     github.com/containerd/containerd/v2/cmd/ctr
   gen runc "github.com/opencontainers/runc $RUNC_VERSION" github.com/opencontainers/runc
   gen crictl "sigs.k8s.io/cri-tools $CRICTL_VERSION" sigs.k8s.io/cri-tools/cmd/crictl
-  gen coredns "github.com/coredns/coredns $COREDNS_VERSION" github.com/coredns/coredns
-  gen grpc-health-probe "github.com/grpc-ecosystem/grpc-health-probe $GRPC_HEALTH_PROBE_VERSION" github.com/grpc-ecosystem/grpc-health-probe
+  # CoreDNS: our own main (coredns/main.go: the plugins the node's Corefile uses), no tool line.
+  gen coredns "github.com/coredns/coredns $COREDNS_VERSION"
 }
 
 gen() {
@@ -47,10 +46,12 @@ gen() {
     echo
     echo "go $go_directive"
     echo
-    echo "tool ("
-    for t in "$@"; do echo "	$t"; done
-    echo ")"
-    echo
+    if [ $# -gt 0 ]; then
+      echo "tool ("
+      for t in "$@"; do echo "	$t"; done
+      echo ")"
+      echo
+    fi
     echo "require $req"
     if [ "$part" = kube ]; then
       echo

@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Builds opm from github.com/operator-framework/operator-registry into "$1".
+# Builds opm from github.com/operator-framework/operator-registry into "$1",
+# and grpc_health_probe (grpc-health-probe/, its own module): OLM v0.46's
+# registry pods exec-probe `grpc_health_probe -addr=:50051`, so the catalog
+# image ships it in /bin beside opm (image/catalog-image.ts).
 # Called by tools/ensure.sh (GOWORK=off GOFLAGS=-mod=mod CGO_ENABLED=0
 # GOTOOLCHAIN=local).
 #
@@ -25,5 +28,9 @@ ldflags+=" -X '$mod/cmd/opm/version.buildDate=${build_date:-1970-01-01T00:00:00Z
 echo "build.sh: $mod $version ($commit), $(go version), CGO_ENABLED=${CGO_ENABLED:-}"
 go build -trimpath -tags json1,containers_image_openpgp -ldflags "$ldflags" -o "$out/opm" $mod/cmd/opm
 "$out/opm" version
-printf '%s\n' "operator-registry=$version" >"$out/VERSIONS"
+probe=github.com/grpc-ecosystem/grpc-health-probe
+(cd grpc-health-probe && go build -trimpath -ldflags "-s -w" -o "$out/grpc_health_probe" $probe)
+probe_version=$(cd grpc-health-probe && go list -m -f '{{.Version}}' $probe)
+"$out/grpc_health_probe" -version
+printf '%s\n' "operator-registry=$version" "grpc_health_probe=$probe_version" >"$out/VERSIONS"
 ls -l "$out"
