@@ -33,7 +33,7 @@ import { kubectl } from '../../testenv/kube';
 import { installMonitoringCrds } from '../monitoring/tools';
 import { startPodRunner, type PodRunner } from '../support/pod-runner';
 import { testResultsFile } from '../support/results';
-import { catalogBundleObjects, createCatalogSource, getOlmObject as getCustom, listOlmObjects, startOlm, waitWithOlm, type OlmEnv } from './olm-env';
+import { catalogBundleObjects, createCatalogSource, getOlmObject as getCustom, listOlmObjects, startOlm, waitSubscriptionAt, waitWithOlm, type OlmEnv } from './olm-env';
 
 const PACKAGE = 'flight-operator';
 const STATUS_TIMEOUT_MS = 4 * 60_000;
@@ -238,7 +238,7 @@ describe('a cluster without the prometheus-operator CRDs (monitoring.coreos.com)
     result.catalogUpdateToHeadSucceeded_s = (Date.now() - t1) / 1000;
     const plans = (await listOlmObjects('installplans', upgraded)).sort((x, y) => String(x.metadata.creationTimestamp).localeCompare(String(y.metadata.creationTimestamp)));
     expect(plans.map((ip) => ip.spec.clusterServiceVersionNames)).toEqual([[V020], [HEAD]]);
-    expect((await getCustom('subscriptions', upgraded, PACKAGE))?.status).toMatchObject({ installedCSV: HEAD, state: 'AtLatestKnown' });
+    await waitSubscriptionAt(olm, upgraded, PACKAGE, HEAD);
     // AND what both bundles ship is still there, now the head's, once the head's plan is done
     // (CI once read the Service right after the CSV succeeded and found 0.2.0 still its owner)
     await planComplete(upgraded, HEAD);

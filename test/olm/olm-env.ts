@@ -483,6 +483,34 @@ export async function listOlmObjects(plural: string, namespace: string): Promise
 }
 
 /**
+ * Waits for the Subscription to report `csv` as installed and current, at the
+ * latest version it knows, and returns it. The catalog operator writes that
+ * status on its own sync, which can come after the CSV has succeeded (CI once
+ * read installedCSV a moment too early), so a test must wait for it rather
+ * than read it once.
+ */
+export function waitSubscriptionAt(
+  olm: Pick<OlmEnv, 'assertRunning' | 'logTails'>,
+  namespace: string,
+  name: string,
+  csv: string,
+  opts: { timeoutMs?: number; diagnose?: () => Promise<string> } = {},
+): Promise<Record<string, any>> {
+  let last: unknown;
+  return waitWithOlm(
+    olm,
+    `Subscription ${namespace}/${name} at ${csv} (installedCSV, currentCSV, AtLatestKnown)`,
+    async () => {
+      const sub = await getOlmObject('subscriptions', namespace, name);
+      const s = sub?.status;
+      last = { state: s?.state, currentCSV: s?.currentCSV, installedCSV: s?.installedCSV };
+      return s?.installedCSV === csv && s?.currentCSV === csv && s?.state === 'AtLatestKnown' ? sub : undefined;
+    },
+    { timeoutMs: opts.timeoutMs ?? 120_000, intervalMs: 250, diagnose: async () => `last Subscription status: ${JSON.stringify(last)}${opts.diagnose ? `\n${await opts.diagnose()}` : ''}` },
+  );
+}
+
+/**
  * A grpc CatalogSource in OLM's global namespace pointing at `address`
  * (default: this env's opm serve), labelled so a later startOlm() removes it
  * if it is left behind. With waitReady, resolves once the catalog operator

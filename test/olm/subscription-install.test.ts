@@ -23,7 +23,7 @@ import path from 'node:path';
 import { LATEST_RELEASE } from '../../infra/releases';
 import { k8s, kubectl, loadKubeConfig } from '../../testenv/kube';
 import { useNamespace } from '../../testenv/namespace';
-import { CATALOG_LABEL, catalogBundleObjects, getOlmObject, listOlmObjects, startOlm, waitWithOlm, type OlmEnv } from './olm-env';
+import { CATALOG_LABEL, catalogBundleObjects, getOlmObject, listOlmObjects, startOlm, waitSubscriptionAt, waitWithOlm, type OlmEnv } from './olm-env';
 import { testResultsFile } from '../support/results';
 
 const PACKAGE = 'flight-operator';
@@ -198,8 +198,7 @@ describe('installing flight-operator through an OLM Subscription', () => {
     process.stderr.write(`\nOLM install: Subscription -> CSV Succeeded in ${seconds}s; milestones (s): ${JSON.stringify(timeline)}\n`);
 
     expect(csv.status.reason).toBe('InstallSucceeded');
-    const sub = await getCustom('subscriptions', ns.name, PACKAGE);
-    expect(sub?.status).toMatchObject({ installedCSV: CSV_NAME, currentCSV: CSV_NAME, state: 'AtLatestKnown' });
+    const sub = await waitSubscriptionAt(olm, ns.name, PACKAGE, CSV_NAME, { diagnose });
     const ip = await getCustom('installplans', ns.name, sub!.status.installPlanRef.name);
     expect(ip?.spec).toMatchObject({ approval: 'Automatic', approved: true, clusterServiceVersionNames: [CSV_NAME] });
     expect(ip?.status?.phase).toBe('Complete');

@@ -52,7 +52,7 @@ import { readRecordedRelease, recordedVersions } from '../../infra/bundle/record
 import { condition, createTicket, getTicket, patchSpec, startBookings, type BookingEnv, type Ticket, TICKETS } from '../support/operator-env';
 import { bundleControllerAt } from '../support/controller-at';
 import { startPodRunner, type PodRunner } from '../support/pod-runner';
-import { catalogBundleObjects, createCatalogSource, getOlmObject, listOlmObjects, startOlm, waitWithOlm, type OlmEnv } from './olm-env';
+import { catalogBundleObjects, createCatalogSource, getOlmObject, listOlmObjects, startOlm, waitSubscriptionAt, waitWithOlm, type OlmEnv } from './olm-env';
 import { testResultsFile } from '../support/results';
 
 const PACKAGE = 'flight-operator';
@@ -551,7 +551,7 @@ describe(`upgrading flight-operator ${EDGES.join(', ')} -> ${NEW_VERSION} (the c
       const t0 = await installSubscription(ns, 'Automatic');
       await waitCsvSucceeded(ns, old, runner);
       edge.subscriptionToCsvSucceeded_s = (Date.now() - t0) / 1000;
-      expect((await getCustom('subscriptions', ns, PACKAGE))?.status).toMatchObject({ installedCSV: old, currentCSV: old });
+      await waitSubscriptionAt(olm, ns, PACKAGE, old, { diagnose: () => diagnose(ns, runner) });
       await waitForControllers(runner, ns, from);
       // AND tickets in every state, under the old release's controller
       await bookTickets(ns);
@@ -578,8 +578,7 @@ describe(`upgrading flight-operator ${EDGES.join(', ')} -> ${NEW_VERSION} (the c
       // Only the head's pods run now: the deletion's cancel may go through (the held create commits on its own)
       bookings.service.clearFaults();
       await waitWithOlm(olm, `CSV ${old} removed after the upgrade`, async () => (await csvPhase(ns, old)) === undefined, { timeoutMs: 120_000 });
-      const sub = await getCustom('subscriptions', ns, PACKAGE);
-      expect(sub?.status).toMatchObject({ installedCSV: NEW, currentCSV: NEW, state: 'AtLatestKnown' });
+      await waitSubscriptionAt(olm, ns, PACKAGE, NEW, { diagnose: () => diagnose(ns, runner) });
       // In one step: the plans installed the old release, then the head, and no release in between
       expect(await installedByPlans(ns)).toEqual([old, NEW]);
       // No booking created or cancelled but those the tickets asked for, once the head has looked at every ticket
