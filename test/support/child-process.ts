@@ -23,10 +23,13 @@ export interface Child {
   tail(n?: number): string;
 }
 
-/** `entry` is a .ts file (run through tsx) or a bundled .js file (run as is, as in the image). */
-export function spawnTs(entry: string, args: string[], env: NodeJS.ProcessEnv = {}): Child {
+/**
+ * `entry` is a .ts file (run through tsx) or a bundled .js file (run as is, as in the image).
+ * `nodeFlags` go on node's command line, as the image passes its own (V8 flags NODE_OPTIONS refuses).
+ */
+export function spawnTs(entry: string, args: string[], env: NodeJS.ProcessEnv = {}, nodeFlags: readonly string[] = []): Child {
   const runner = entry.endsWith('.js') ? [] : ['--import', TSX_LOADER];
-  const child = spawn(process.execPath, [...runner, resolve(ROOT, entry), ...args], {
+  const child = spawn(process.execPath, [...nodeFlags, ...runner, resolve(ROOT, entry), ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NODE_OPTIONS: '', ...env },

@@ -68,6 +68,8 @@ export interface ControllerOptions {
   env?: NodeJS.ProcessEnv;
   /** Run this bundled controller (image/controller-image.ts bundleController) instead of the TypeScript sources. */
   bundle?: string;
+  /** Node's command-line flags (the image's: CONTROLLER_NODE_FLAGS). */
+  nodeFlags?: readonly string[];
 }
 
 /** The controller as a user runs it out of cluster: same binary, a kubeconfig instead of a ServiceAccount. */
@@ -84,6 +86,7 @@ export function startController(o: ControllerOptions): Child {
       ...(o.args ?? []),
     ],
     { KUBECONFIG: kubeconfigPath(), LOG_LEVEL: 'debug', ...o.env },
+    o.nodeFlags,
   );
 }
 
