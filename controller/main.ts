@@ -14,18 +14,19 @@ import { sweepOrphans, type SweepBookings } from './flightticket/orphan-sweep';
 import { reconcileTicket, type Bookings, type CallOptions } from './flightticket/reconcile';
 import { KubeTickets, liveTicket } from './flightticket/kube-tickets';
 import { ticketMetrics } from './flightticket/ticket-metrics';
-import { needsReconcile, TICKET_API, routeOf } from './flightticket/ticket';
+import { needsReconcile, TICKET_API, routeOf, UNIQUE_VALUE_KEYS } from './flightticket/ticket';
 import { sleep } from './runtime/backoff';
 import { KubeClient, errorCode } from './runtime/client';
 import { Controller } from './runtime/controller';
 import { EventRecorder } from './runtime/events';
 import { ProbeServer } from './runtime/health';
-import { Informer, kubeListerWatcher, objectKey } from './runtime/informer';
+import { Informer, kubeListerWatcher, objectKey, stripManagedFields } from './runtime/informer';
 import { LeaderElector } from './runtime/leader-election';
 import { createLogger, type Logger } from './runtime/logger';
 import { createRegistry, getOrCreateCounter, getOrCreateHistogram } from './runtime/metrics';
 import { startIdleGc } from './runtime/idle-gc';
 import { installShutdown } from './runtime/shutdown';
+import { DEFAULT_SKIP_KEYS, StringPool } from './runtime/string-pool';
 import { readObjectFiles, runOptionalObjects } from './runtime/optional-objects';
 import type { Registry } from 'prom-client';
 
@@ -146,11 +147,15 @@ export async function run(config: ControllerConfig, logger: Logger): Promise<voi
 
   // One informer per watched namespace (OLM MultiNamespace), or one for all.
   const namespaces: (string | undefined)[] = config.watchNamespaces.length ? config.watchNamespaces : [undefined];
+  // Cached tickets share one copy of each value they have in common (namespace,
+  // finalizer, condition reasons and messages...) instead of one per ticket.
+  const strings = new StringPool({ skipKeys: [...DEFAULT_SKIP_KEYS, ...UNIQUE_VALUE_KEYS] });
   const informers = namespaces.map(
     (ns) =>
       new Informer<KubernetesObject>({
         lw: kubeListerWatcher(client, TICKET_API, ns),
         name: `flighttickets.flights.com${ns ? `/${ns}` : ''}`,
+        transform: (o) => strings.internValues(stripManagedFields(o)),
         inactivityTimeoutMs: config.watchInactivityTimeoutMs,
         logger,
         registry,

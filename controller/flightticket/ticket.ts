@@ -17,6 +17,9 @@ export const DELETION_POLICY_ANNOTATION = 'flights.com/deletion-policy';
  */
 export const EXTERNAL_NAME_ANNOTATION = 'flights.com/external-name';
 
+/** Ticket fields whose values are unique per ticket: not worth sharing between cached tickets (runtime/string-pool). */
+export const UNIQUE_VALUE_KEYS: readonly string[] = ['bookingRef', 'pendingBookingKey', EXTERNAL_NAME_ANNOTATION];
+
 /** "true": a human says the booking may be taken over from another cluster (that cluster is gone, or is being migrated away from). */
 export const ADOPT_ANNOTATION = 'flights.com/adopt';
 
