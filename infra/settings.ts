@@ -4,7 +4,21 @@
  * stacks cannot disagree. `validateSettings` turns bad input into a clear
  * error at synth time instead of a manifest the cluster rejects later.
  */
-export interface OperatorSettings {
+/** Where and how the controller's pods run: the knobs the Deployment takes as they are. */
+export interface PodPlacement {
+  /** Secrets the kubelet uses to pull the image (the pod's imagePullSecrets). */
+  readonly imagePullSecrets?: readonly string[];
+  /** The controller container's requests and limits, merged per resource over the defaults (ControllerDeployment DEFAULT_RESOURCES). */
+  readonly resources?: ResourceRequirements;
+  readonly nodeSelector?: Readonly<Record<string, string>>;
+  /** Pod tolerations, in the Kubernetes shape. */
+  readonly tolerations?: readonly Readonly<Record<string, unknown>>[];
+  /** Pod affinity, in the Kubernetes shape (added to the pods' own topology spread). */
+  readonly affinity?: Readonly<Record<string, unknown>>;
+  readonly priorityClassName?: string;
+}
+
+export interface OperatorSettings extends PodPlacement {
   /** Operator version, strict semver (e.g. 0.1.0): names the CSV and the bundle. */
   readonly version: string;
   /** Controller image: repository@sha256:<digest> (preferred) or repository:tag. */
@@ -42,16 +56,6 @@ export interface OperatorSettings {
   readonly releaseName?: string;
   /** Replaces the repository of `image` (a registry mirror), keeping its digest or tag. */
   readonly imageRepository?: string;
-  /** Secrets the kubelet uses to pull the image (the pod's imagePullSecrets). */
-  readonly imagePullSecrets?: readonly string[];
-  /** The controller container's requests and limits, merged per resource over the defaults (ControllerDeployment DEFAULT_RESOURCES). */
-  readonly resources?: ResourceRequirements;
-  readonly nodeSelector?: Readonly<Record<string, string>>;
-  /** Pod tolerations, in the Kubernetes shape. */
-  readonly tolerations?: readonly Readonly<Record<string, unknown>>[];
-  /** Pod affinity, in the Kubernetes shape (added to the pods' own topology spread). */
-  readonly affinity?: Readonly<Record<string, unknown>>;
-  readonly priorityClassName?: string;
   /** Extra labels on every object and on the controller's pods (the operator's own labels win on a clash). */
   readonly labels?: Readonly<Record<string, string>>;
   /** Extra annotations on every object and on the controller's pods. */

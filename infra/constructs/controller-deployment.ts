@@ -2,7 +2,7 @@ import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
 import { Construct } from 'constructs';
 import * as kplus from 'cdk8s-plus-27';
 import { LATEST_RELEASE, versionAtLeast } from '../releases';
-import { BOOKING_CA_DIR, BOOKING_TOKEN_DIR, CONTROLLER_NAME, HEALTH_PORT, LogLevel, METRICS_PORT, ProxySettings, ResourceRequirements } from '../settings';
+import { BOOKING_CA_DIR, BOOKING_TOKEN_DIR, CONTROLLER_NAME, HEALTH_PORT, LogLevel, METRICS_PORT, PodPlacement, ProxySettings } from '../settings';
 import { OPTIONAL_OBJECTS_DIR } from './controller-optional-objects';
 
 /**
@@ -24,7 +24,7 @@ export function controllerRuntimeEnv(version: string): Record<string, string> {
   return versionAtLeast(version, '0.4.0') ? { ...env, MALLOC_MMAP_THRESHOLD_: '32768', MALLOC_TRIM_THRESHOLD_: '131072' } : env;
 }
 
-export interface ControllerDeploymentProps {
+export interface ControllerDeploymentProps extends PodPlacement {
   readonly namespace: string;
   /** Image reference, ideally pinned by digest. */
   readonly image: string;
@@ -40,13 +40,6 @@ export interface ControllerDeploymentProps {
   readonly workers?: number;
   /** --log-level; unset: the controller's default. */
   readonly logLevel?: LogLevel;
-  readonly imagePullSecrets?: readonly string[];
-  /** Requests and limits merged over DEFAULT_RESOURCES, per resource. */
-  readonly resources?: ResourceRequirements;
-  readonly nodeSelector?: Readonly<Record<string, string>>;
-  readonly tolerations?: readonly Readonly<Record<string, unknown>>[];
-  readonly affinity?: Readonly<Record<string, unknown>>;
-  readonly priorityClassName?: string;
   /** Extra labels and annotations on the pods (the selector never changes). */
   readonly podLabels?: Readonly<Record<string, string>>;
   readonly podAnnotations?: Readonly<Record<string, string>>;
