@@ -29,7 +29,7 @@ export interface OlmArgs {
   readonly installedBy: string;
 }
 
-/** The Helm chart type of programs up to commit 9dd071b (0.3.0 included): three v3 Charts, `<name>-crds`, `<name>` and `<name>-operators`. */
+/** The Helm chart type of programs up to 0.3.0 included (its recorded commit fb17e76): three v3 Charts, `<name>-crds`, `<name>` and `<name>-operators`. */
 const V3_CHART = 'kubernetes:helm.sh/v3:Chart';
 
 /**

@@ -350,8 +350,8 @@ describe('the olm stack', () => {
 });
 
 describe('an olm stack made before the move to helm.v4 (three helm.v3 Charts)', () => {
-  /** The last commit whose infra/pulumi/olm.ts used helm.v3.Chart (as 0.3.0's did). */
-  const V3_COMMIT = '9dd071b';
+  /** A commit whose infra/pulumi/olm.ts used helm.v3.Chart: 0.3.0's recorded commit, the last landed before the move to helm.v4. */
+  const V3_COMMIT = 'fb17e76';
   let olm: OlmEnv | undefined;
   let opm: ChildProcess | undefined;
 
