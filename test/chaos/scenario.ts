@@ -29,7 +29,7 @@
  * reproduces the same plan, not the same interleaving. Logs of every process
  * are kept in `logsDir`.
  */
-import { appendFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
@@ -305,6 +305,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   const restoreEnv = { FLIGHT_KUBECONFIG: process.env.FLIGHT_KUBECONFIG, FLIGHT_KUBECTL: process.env.FLIGHT_KUBECTL };
   let cluster: Cluster | undefined;
   let booking: ChildService | undefined;
+  /** The booking service's token and data (the logs stay in logsDir). */
+  let bookingsDir: string | undefined;
   const controllers: Array<{ id: string; child: Child; killed: boolean } | undefined> = [];
   let supervising = true;
   const exits = { killedAsLeader: 0, exitedOnTheirOwn: 0 };
@@ -350,7 +352,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     const bundle = path.join(logsDir, 'controller.js');
     writeFileSync(bundle, (await bundleController()).js);
 
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'chaos-bookings-'));
+    const dir = (bookingsDir = mkdtempSync(path.join(os.tmpdir(), 'chaos-bookings-')));
     const tokenFile = path.join(dir, 'token');
     writeFileSync(tokenFile, 'chaos-token-0123456789\n', { mode: 0o600 });
     const dataDir = path.join(dir, 'data');
@@ -743,6 +745,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     supervising = false;
     for (const c of controllers) if (c) await c.child.stop(5000).catch(() => undefined);
     await booking?.stop().catch(() => undefined);
+    if (bookingsDir) rmSync(bookingsDir, { recursive: true, force: true });
     await cluster?.stop().catch(() => undefined);
     process.env.FLIGHT_KUBECONFIG = restoreEnv.FLIGHT_KUBECONFIG;
     process.env.FLIGHT_KUBECTL = restoreEnv.FLIGHT_KUBECTL;

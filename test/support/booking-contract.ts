@@ -20,7 +20,7 @@
  * silently: a `describe` named "... (not run: no X)" shows it).
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -187,13 +187,17 @@ export function describeBookingContract(name: string, o: ContractOptions): void 
 
       test('the client maps a wrong token to PermanentBookingError unauthorized and creates nothing', async () => {
         const dir = mkdtempSync(join(tmpdir(), 'booking-contract-'));
-        const bad = join(dir, 'token');
-        writeFileSync(bad, 'definitely-not-the-token\n');
-        const own = owner();
-        const err = await expectPermanent(client({ tokenFile: bad }).createBooking(key(), req(own)), 'unauthorized');
-        expect(err.status).toBe(401);
-        expect(err.message).not.toContain('definitely-not-the-token');
-        expect(await client().listBookings({ owner: own })).toEqual([]);
+        try {
+          const bad = join(dir, 'token');
+          writeFileSync(bad, 'definitely-not-the-token\n');
+          const own = owner();
+          const err = await expectPermanent(client({ tokenFile: bad }).createBooking(key(), req(own)), 'unauthorized');
+          expect(err.status).toBe(401);
+          expect(err.message).not.toContain('definitely-not-the-token');
+          expect(await client().listBookings({ owner: own })).toEqual([]);
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
       }, timeout);
     });
 
